@@ -1,0 +1,18 @@
+/* Renderers of the notebook analysis for `nb2pipe analyze`: text for people, JSON for
+ * programs (shape in docs/analyze.md), Graphviz for pictures of the cell graph. */
+#ifndef NB2PIPE_DUMP_H
+#define NB2PIPE_DUMP_H
+
+#include "nb2pipe/analysis.h"
+#include "nb2pipe/buf.h"
+
+#include <jansson.h>
+
+void nb_dump_analysis_text(const nb_analysis *an, nb_buf *out);
+/* The analysis as a JSON object; the caller owns the reference. */
+json_t *nb_dump_analysis_json(const nb_analysis *an);
+/* A Graphviz digraph: one node per code cell, an edge from the cell providing a name to
+ * each cell using it, labelled with the names. */
+void nb_dump_analysis_dot(const nb_analysis *an, nb_buf *out);
+
+#endif

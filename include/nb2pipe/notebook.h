@@ -1,0 +1,64 @@
+/* The notebook reader: nbformat 4.0-4.5 JSON (and 3 and 2, upgraded in memory the way
+ * nbformat upgrades them) into a model of cells that the rest of nb2pipe reads. */
+#ifndef NB2PIPE_NOTEBOOK_H
+#define NB2PIPE_NOTEBOOK_H
+
+#include "nb2pipe/alloc.h"
+#include "nb2pipe/diag.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum nb_cell_type { NB_CELL_CODE, NB_CELL_MARKDOWN, NB_CELL_RAW } nb_cell_type;
+
+typedef struct nb_cell {
+    int number; /* 1-based position among all cells; what diagnostics call "cell N" */
+    nb_cell_type type;
+    const char *id;     /* nbformat 4.5 cell id, or NULL */
+    const char *source; /* the cell text: list items joined, CRLF turned into LF */
+    size_t source_len;
+    const char **tags; /* metadata.tags, in file order */
+    size_t ntags;
+} nb_cell;
+
+typedef struct nb_notebook {
+    const char *path;
+    int nbformat, nbformat_minor; /* as found in the file, before any upgrade */
+    const char *language;         /* kernel language in lower case, or "unknown" */
+    const char *kernel_name;      /* metadata.kernelspec.name, or NULL */
+    nb_cell *cells;
+    size_t ncells;
+    json_t *json; /* the parsed document; only kept when asked for (clean needs it) */
+    nb_pool pool; /* everything above lives here */
+} nb_notebook;
+
+enum { NB_DEFAULT_MAX_BYTES = 256 * 1024 * 1024 };
+
+typedef struct nb_read_opts {
+    size_t max_bytes; /* larger files are refused; 0 means NB_DEFAULT_MAX_BYTES */
+    bool keep_json;   /* keep the parsed JSON in nb_notebook.json */
+} nb_read_opts;
+
+/* Reads the notebook at PATH. Returns NULL after recording an error in DIAGS when the
+ * file cannot be read or is not a notebook nb2pipe understands; warnings (a newer
+ * minor version, say) may be recorded on success too. OPTS may be NULL. The caller
+ * frees the result with nb_notebook_free. */
+nb_notebook *nb_notebook_read_file(const char *path, const nb_read_opts *opts, nb_diags *diags);
+
+/* Same, from LEN bytes at DATA; PATH only names the notebook in messages. */
+nb_notebook *nb_notebook_read_mem(const char *path, const char *data, size_t len,
+                                  const nb_read_opts *opts, nb_diags *diags);
+
+void nb_notebook_free(nb_notebook *nb);
+
+/* True when the kernel language is Python, or unknown (the notebook does not say; a
+ * Jupyter default kernel is Python). */
+bool nb_notebook_is_python(const nb_notebook *nb);
+
+/* Number of cells of TYPE. */
+size_t nb_notebook_count(const nb_notebook *nb, nb_cell_type type);
+
+const char *nb_cell_type_name(nb_cell_type type);
+
+#endif

@@ -1,0 +1,22 @@
+/* Small facts about text: UTF-8 validity and turning byte offsets into line:col. */
+#ifndef NB2PIPE_TEXT_H
+#define NB2PIPE_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Length of the valid UTF-8 sequence at S (at most LEN bytes, LEN > 0), or 0 when the
+ * bytes there are not valid UTF-8 (overlong forms and surrogates included). */
+size_t nb_utf8_sequence(const char *s, size_t len);
+
+/* Offset of the first byte of S that is not part of valid UTF-8, or LEN. */
+size_t nb_utf8_check(const char *s, size_t len);
+
+/* Counts the code points in the LEN bytes at S: turns byte columns into the
+ * character columns diagnostics show. */
+int nb_utf8_columns(const char *s, size_t len);
+
+/* The 1-based line and character column of byte OFFSET in TEXT. */
+void nb_text_position(const char *text, size_t offset, int *line, int *col);
+
+#endif

@@ -1,0 +1,175 @@
+#include "nb2pipe/buf.h"
+
+#include "nb2pipe/alloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+char nb_buf_empty[1];
+
+void nb_buf_init(nb_buf *b)
+{
+    b->data = nb_buf_empty;
+    b->len = 0;
+    b->cap = 0;
+}
+
+void nb_buf_release(nb_buf *b)
+{
+    if (b->cap)
+        free(b->data);
+    nb_buf_init(b);
+}
+
+void nb_buf_reset(nb_buf *b)
+{
+    nb_buf_truncate(b, 0);
+}
+
+void nb_buf_truncate(nb_buf *b, size_t len)
+{
+    if (len > b->len)
+        len = b->len;
+    b->len = len;
+    if (b->cap)
+        b->data[len] = '\0';
+}
+
+void nb_buf_grow(nb_buf *b, size_t extra)
+{
+    if (extra > SIZE_MAX - b->len - 1) {
+        fprintf(stderr, "nb2pipe: fatal: buffer size overflow\n");
+        abort();
+    }
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return;
+    char *old = b->cap ? b->data : NULL;
+    size_t cap = b->cap;
+    char *data = nb_xgrow(old, &cap, need, 1);
+    if (!old)
+        data[0] = '\0';
+    b->data = data;
+    b->cap = cap;
+}
+
+void nb_buf_add(nb_buf *b, const void *data, size_t len)
+{
+    if (len == 0)
+        return;
+    nb_buf_grow(b, len);
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+}
+
+void nb_buf_puts(nb_buf *b, const char *s)
+{
+    nb_buf_add(b, s, strlen(s));
+}
+
+void nb_buf_putc(nb_buf *b, char c)
+{
+    nb_buf_add(b, &c, 1);
+}
+
+void nb_buf_pad(nb_buf *b, char c, size_t count)
+{
+    if (count == 0)
+        return;
+    nb_buf_grow(b, count);
+    memset(b->data + b->len, c, count);
+    b->len += count;
+    b->data[b->len] = '\0';
+}
+
+void nb_buf_vprintf(nb_buf *b, const char *fmt, va_list ap)
+{
+    va_list copy;
+    va_copy(copy, ap);
+    char small[256];
+    int n = vsnprintf(small, sizeof small, fmt, copy);
+    va_end(copy);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof small) {
+        nb_buf_add(b, small, (size_t)n);
+        return;
+    }
+    nb_buf_grow(b, (size_t)n);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+}
+
+void nb_buf_printf(nb_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    nb_buf_vprintf(b, fmt, ap);
+    va_end(ap);
+}
+
+char *nb_buf_detach(nb_buf *b, size_t *len)
+{
+    char *data = b->cap ? b->data : nb_xstrdup("");
+    if (len)
+        *len = b->len;
+    nb_buf_init(b);
+    return data;
+}
+
+bool nb_buf_equals(const nb_buf *b, const char *data, size_t len)
+{
+    return b->len == len && (len == 0 || memcmp(b->data, data, len) == 0);
+}
+
+int nb_buf_read_file(nb_buf *b, const char *path, size_t max_bytes)
+{
+    nb_buf_reset(b);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        close(fd);
+        errno = EISDIR;
+        return -1;
+    }
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        if ((uintmax_t)st.st_size > max_bytes) {
+            close(fd);
+            errno = EFBIG;
+            return -1;
+        }
+        nb_buf_grow(b, (size_t)st.st_size);
+    }
+    for (;;) {
+        nb_buf_grow(b, 64 * 1024);
+        ssize_t n = read(fd, b->data + b->len, b->cap - b->len - 1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            int saved = errno;
+            close(fd);
+            errno = saved;
+            return -1;
+        }
+        if (n == 0)
+            break;
+        b->len += (size_t)n;
+        b->data[b->len] = '\0';
+        if (b->len > max_bytes) {
+            close(fd);
+            errno = EFBIG;
+            return -1;
+        }
+    }
+    close(fd);
+    return 0;
+}

@@ -1,0 +1,312 @@
+#include "nb2pipe/dump.h"
+
+#include "nb2pipe/alloc.h"
+#include "nb2pipe/writer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *name_str(const nb_analysis *an, nb_name name)
+{
+    return nb_names_str(an->names, name);
+}
+
+/* ---- text ------------------------------------------------------------------------ */
+
+static void text_label(nb_buf *out, const char *label)
+{
+    nb_buf_printf(out, "  %-10s ", label);
+}
+
+static void text_import(nb_buf *out, const nb_analysis *an, const nb_import *imp)
+{
+    if (imp->name) {
+        nb_buf_printf(out, "from %s import %s", imp->module, imp->name);
+        if (imp->bound && strcmp(name_str(an, imp->bound), imp->name) != 0)
+            nb_buf_printf(out, " as %s", name_str(an, imp->bound));
+    } else {
+        nb_buf_printf(out, "import %s", imp->module);
+        const char *bound = name_str(an, imp->bound);
+        size_t n = strlen(bound);
+        bool plain = strncmp(imp->module, bound, n) == 0 &&
+                     (imp->module[n] == '\0' || imp->module[n] == '.');
+        if (!plain)
+            nb_buf_printf(out, " as %s", bound);
+    }
+}
+
+static void text_provider(nb_buf *out, const nb_provider *p)
+{
+    switch (p->status) {
+    case NB_PROVIDED: nb_buf_printf(out, " <- cell %d", p->cell); break;
+    case NB_DEFINED_LATER: nb_buf_printf(out, " <- later: cell %d", p->cell); break;
+    case NB_UNDEFINED: nb_buf_puts(out, " <- undefined"); break;
+    case NB_FROM_STAR_IMPORT: nb_buf_printf(out, " <- import * in cell %d", p->cell); break;
+    case NB_ALLOWED: nb_buf_puts(out, " <- runtime (--allow-undefined)"); break;
+    case NB_DELETED: nb_buf_printf(out, " <- deleted in cell %d", p->cell); break;
+    }
+}
+
+static void text_cell(nb_buf *out, const nb_analysis *an, const nb_code_cell *cc)
+{
+    const nb_facts *f = &cc->facts;
+    nb_buf_printf(out, "cell %d%s\n", cc->cell->number, f->parsed ? "" : " (not analysed: syntax error)");
+    if (f->ndefs) {
+        text_label(out, "defines");
+        for (size_t i = 0; i < f->ndefs; i++) {
+            nb_buf_printf(out, "%s%s", i ? ", " : "", name_str(an, f->defs[i].name));
+            if (f->defs[i].kind != NB_BIND_DATA)
+                nb_buf_printf(out, " [%s]", nb_binding_kind_name(f->defs[i].kind));
+        }
+        nb_buf_putc(out, '\n');
+    }
+    if (f->nuses) {
+        text_label(out, "uses");
+        for (size_t i = 0; i < f->nuses; i++) {
+            nb_buf_printf(out, "%s%s", i ? ", " : "", name_str(an, f->uses[i].name));
+            if (f->uses[i].deferred)
+                nb_buf_puts(out, " (in a function body)");
+            text_provider(out, &cc->providers[i]);
+        }
+        nb_buf_putc(out, '\n');
+    }
+    if (f->nmutations) {
+        text_label(out, "mutates");
+        for (size_t i = 0; i < f->nmutations; i++)
+            nb_buf_printf(out, "%s%s", i ? ", " : "", name_str(an, f->mutations[i].name));
+        nb_buf_putc(out, '\n');
+    }
+    if (f->ndeletes) {
+        text_label(out, "deletes");
+        for (size_t i = 0; i < f->ndeletes; i++)
+            nb_buf_printf(out, "%s%s", i ? ", " : "", name_str(an, f->deletes[i].name));
+        nb_buf_putc(out, '\n');
+    }
+    if (f->nimports) {
+        text_label(out, "imports");
+        for (size_t i = 0; i < f->nimports; i++) {
+            if (i)
+                nb_buf_puts(out, "; ");
+            text_import(out, an, &f->imports[i]);
+        }
+        nb_buf_putc(out, '\n');
+    }
+    for (size_t i = 0; i < f->ndefinitions; i++) {
+        const nb_definition *d = &f->definitions[i];
+        text_label(out, d->kind == NB_BIND_CLASS ? "class" : "function");
+        nb_buf_puts(out, name_str(an, d->name));
+        if (d->nreads) {
+            nb_buf_puts(out, " reads ");
+            for (size_t j = 0; j < d->nreads; j++)
+                nb_buf_printf(out, "%s%s", j ? ", " : "", name_str(an, d->reads[j]));
+        }
+        nb_buf_putc(out, '\n');
+    }
+    for (size_t i = 0; i < cc->nmagics; i++) {
+        const nb_magic *m = &cc->magics[i];
+        text_label(out, i ? "" : "magics");
+        nb_buf_printf(out, "%d:%d ", m->line, m->col);
+        nb_buf_add_printable(out, m->name, strlen(m->name));
+        nb_buf_printf(out, " %s\n", nb_magic_action_name(m->action));
+    }
+    if (cc->npackages) {
+        text_label(out, "packages");
+        for (size_t i = 0; i < cc->npackages; i++) {
+            if (i)
+                nb_buf_puts(out, ", ");
+            nb_buf_add_printable(out, cc->packages[i], strlen(cc->packages[i]));
+        }
+        nb_buf_putc(out, '\n');
+    }
+}
+
+void nb_dump_analysis_text(const nb_analysis *an, nb_buf *out)
+{
+    const nb_notebook *nb = an->nb;
+    nb_buf_puts(out, "notebook ");
+    nb_buf_add_printable(out, nb->path, strlen(nb->path));
+    nb_buf_printf(out, ": nbformat %d.%d, %s, %zu cells (%zu code, %zu markdown, %zu raw)\n",
+                  nb->nbformat, nb->nbformat_minor, nb->language, nb->ncells,
+                  nb_notebook_count(nb, NB_CELL_CODE), nb_notebook_count(nb, NB_CELL_MARKDOWN),
+                  nb_notebook_count(nb, NB_CELL_RAW));
+    for (size_t i = 0; i < an->ncells; i++) {
+        nb_buf_putc(out, '\n');
+        text_cell(out, an, &an->cells[i]);
+    }
+}
+
+/* ---- JSON ------------------------------------------------------------------------ */
+
+static json_t *json_name(const nb_analysis *an, nb_name name)
+{
+    return json_string(name_str(an, name));
+}
+
+static json_t *json_position(json_t *o, int line, int col)
+{
+    json_object_set_new(o, "line", json_integer(line));
+    json_object_set_new(o, "column", json_integer(col));
+    return o;
+}
+
+static json_t *json_refs(const nb_analysis *an, const nb_ref *refs, size_t n)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_name(an, refs[i].name));
+        json_array_append_new(list, json_position(o, refs[i].line, refs[i].col));
+    }
+    return list;
+}
+
+static json_t *json_cell(const nb_analysis *an, const nb_code_cell *cc)
+{
+    const nb_facts *f = &cc->facts;
+    json_t *cell = json_object();
+    json_object_set_new(cell, "cell", json_integer(cc->cell->number));
+    if (cc->cell->id)
+        json_object_set_new(cell, "id", json_string(cc->cell->id));
+    json_object_set_new(cell, "parsed", json_boolean(f->parsed));
+
+    json_t *defs = json_array();
+    for (size_t i = 0; i < f->ndefs; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_name(an, f->defs[i].name));
+        json_object_set_new(o, "kind", json_string(nb_binding_kind_name(f->defs[i].kind)));
+        json_array_append_new(defs, json_position(o, f->defs[i].line, f->defs[i].col));
+    }
+    json_object_set_new(cell, "defs", defs);
+
+    json_t *uses = json_array();
+    for (size_t i = 0; i < f->nuses; i++) {
+        const nb_provider *p = &cc->providers[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_name(an, f->uses[i].name));
+        json_position(o, f->uses[i].line, f->uses[i].col);
+        json_object_set_new(o, "deferred", json_boolean(f->uses[i].deferred));
+        json_object_set_new(o, "status", json_string(nb_provider_status_name(p->status)));
+        json_object_set_new(o, "from_cell", p->cell ? json_integer(p->cell) : json_null());
+        json_array_append_new(uses, o);
+    }
+    json_object_set_new(cell, "uses", uses);
+    json_object_set_new(cell, "mutations", json_refs(an, f->mutations, f->nmutations));
+    json_object_set_new(cell, "deletes", json_refs(an, f->deletes, f->ndeletes));
+
+    json_t *imports = json_array();
+    for (size_t i = 0; i < f->nimports; i++) {
+        const nb_import *imp = &f->imports[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "module", json_string(imp->module));
+        json_object_set_new(o, "name", imp->name ? json_string(imp->name) : json_null());
+        json_object_set_new(o, "binds", imp->bound ? json_name(an, imp->bound) : json_null());
+        json_object_set_new(o, "line", json_integer(imp->line));
+        json_array_append_new(imports, o);
+    }
+    json_object_set_new(cell, "imports", imports);
+
+    json_t *definitions = json_array();
+    for (size_t i = 0; i < f->ndefinitions; i++) {
+        const nb_definition *d = &f->definitions[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_name(an, d->name));
+        json_object_set_new(o, "kind", json_string(nb_binding_kind_name(d->kind)));
+        json_object_set_new(o, "line", json_integer(d->line));
+        json_t *reads = json_array();
+        for (size_t j = 0; j < d->nreads; j++)
+            json_array_append_new(reads, json_name(an, d->reads[j]));
+        json_object_set_new(o, "reads", reads);
+        json_array_append_new(definitions, o);
+    }
+    json_object_set_new(cell, "definitions", definitions);
+
+    json_t *magics = json_array();
+    for (size_t i = 0; i < cc->nmagics; i++) {
+        const nb_magic *m = &cc->magics[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "magic", json_string(m->name));
+        json_position(o, m->line, m->col);
+        json_object_set_new(o, "action", json_string(nb_magic_action_name(m->action)));
+        json_array_append_new(magics, o);
+    }
+    json_object_set_new(cell, "magics", magics);
+
+    json_t *packages = json_array();
+    for (size_t i = 0; i < cc->npackages; i++)
+        json_array_append_new(packages, json_string(cc->packages[i]));
+    json_object_set_new(cell, "packages", packages);
+    return cell;
+}
+
+json_t *nb_dump_analysis_json(const nb_analysis *an)
+{
+    const nb_notebook *nb = an->nb;
+    json_t *root = json_object();
+    json_object_set_new(root, "file", json_string(nb->path));
+    char version[32];
+    snprintf(version, sizeof version, "%d.%d", nb->nbformat, nb->nbformat_minor);
+    json_object_set_new(root, "nbformat", json_string(version));
+    json_object_set_new(root, "language", json_string(nb->language));
+    json_object_set_new(root, "cell_count", json_integer((json_int_t)nb->ncells));
+    json_t *cells = json_array();
+    for (size_t i = 0; i < an->ncells; i++)
+        json_array_append_new(cells, json_cell(an, &an->cells[i]));
+    json_object_set_new(root, "cells", cells);
+    return root;
+}
+
+/* ---- Graphviz -------------------------------------------------------------------- */
+
+typedef struct edge {
+    int from;
+    size_t order; /* position among the cell's uses: keeps labels in order of first use */
+    nb_name name;
+} edge;
+
+static int compare_edges(const void *a, const void *b)
+{
+    const edge *x = a, *y = b;
+    if (x->from != y->from)
+        return x->from < y->from ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+void nb_dump_analysis_dot(const nb_analysis *an, nb_buf *out)
+{
+    nb_buf_puts(out, "digraph cells {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\"];\n");
+    for (size_t i = 0; i < an->ncells; i++)
+        nb_buf_printf(out, "  c%d [label=\"cell %d\"];\n", an->cells[i].cell->number,
+                      an->cells[i].cell->number);
+    edge *edges = NULL;
+    size_t cap = 0;
+    nb_buf label = NB_BUF_INIT;
+    for (size_t i = 0; i < an->ncells; i++) {
+        const nb_code_cell *cc = &an->cells[i];
+        size_t n = 0;
+        for (size_t u = 0; u < cc->facts.nuses; u++) {
+            if (cc->providers[u].status != NB_PROVIDED)
+                continue;
+            edges = nb_xgrow(edges, &cap, n + 1, sizeof *edges);
+            edges[n] = (edge){ cc->providers[u].cell, n, cc->facts.uses[u].name };
+            n++;
+        }
+        if (n > 1)
+            qsort(edges, n, sizeof *edges, compare_edges);
+        for (size_t a = 0; a < n;) {
+            size_t b = a;
+            nb_buf_reset(&label);
+            for (; b < n && edges[b].from == edges[a].from; b++) {
+                if (b > a)
+                    nb_buf_puts(&label, ", ");
+                nb_buf_puts(&label, name_str(an, edges[b].name));
+            }
+            nb_buf_printf(out, "  c%d -> c%d [label=", edges[a].from, cc->cell->number);
+            nb_write_dot_string(out, label.data, label.len);
+            nb_buf_puts(out, "];\n");
+            a = b;
+        }
+    }
+    nb_buf_release(&label);
+    free(edges);
+    nb_buf_puts(out, "}\n");
+}

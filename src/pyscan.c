@@ -1,0 +1,1956 @@
+/* pyscan: facts about one cell from its tree-sitter-python syntax tree.
+ *
+ * The walk follows Python's scoping rules. Module-level code runs top to bottom, so a
+ * module-level read is a use only if the cell has not bound the name yet. Function and
+ * lambda bodies run later: a name they read is local if the function binds it anywhere,
+ * a closure if an enclosing function does, and otherwise a global read that resolves
+ * when the function is called ("deferred"). Class bodies and comprehensions run at once,
+ * in scopes of their own. */
+#include "nb2pipe/pyscan.h"
+
+#include "nb2pipe/text.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <tree_sitter/api.h>
+
+const TSLanguage *tree_sitter_python(void);
+
+/* ---- Node kinds ------------------------------------------------------------------ */
+
+enum kind {
+    K_OTHER,
+    K_IDENTIFIER,
+    K_ATTRIBUTE,
+    K_SUBSCRIPT,
+    K_CALL,
+    K_ARGUMENT_LIST,
+    K_KEYWORD_ARGUMENT,
+    K_EXPRESSION_STATEMENT,
+    K_ASSIGNMENT,
+    K_AUGMENTED_ASSIGNMENT,
+    K_IMPORT,
+    K_IMPORT_FROM,
+    K_FUTURE_IMPORT,
+    K_ALIASED_IMPORT,
+    K_DOTTED_NAME,
+    K_WILDCARD_IMPORT,
+    K_FUNCTION_DEFINITION,
+    K_CLASS_DEFINITION,
+    K_DECORATED_DEFINITION,
+    K_DECORATOR,
+    K_PARAMETERS,
+    K_LAMBDA,
+    K_LAMBDA_PARAMETERS,
+    K_DEFAULT_PARAMETER,
+    K_TYPED_PARAMETER,
+    K_TYPED_DEFAULT_PARAMETER,
+    K_LIST_SPLAT_PATTERN,
+    K_DICTIONARY_SPLAT_PATTERN,
+    K_TUPLE_PATTERN,
+    K_LIST_PATTERN,
+    K_PATTERN_LIST,
+    K_TUPLE,
+    K_LIST,
+    K_PARENTHESIZED,
+    K_LIST_SPLAT,
+    K_FOR,
+    K_BLOCK, /* statements and clauses that only contain other statements and expressions */
+    K_EXCEPT,
+    K_WITH_ITEM,
+    K_AS_PATTERN,
+    K_AS_PATTERN_TARGET,
+    K_GLOBAL,
+    K_NONLOCAL,
+    K_DELETE,
+    K_EXPRESSION_LIST,
+    K_NAMED_EXPRESSION,
+    K_COMPREHENSION, /* list, set, dict comprehensions and generator expressions */
+    K_FOR_IN_CLAUSE,
+    K_MATCH,
+    K_CASE_CLAUSE,
+    K_CLASS_PATTERN,
+    K_KEYWORD_PATTERN,
+    K_DICT_PATTERN,
+    K_TYPE_ALIAS,
+    K_PRINT,
+    K_EXEC,
+    K_RAISE,
+    K_INTEGER,
+    K_STRING,
+    K_COMPARISON,
+    K_TRUE,
+    K_COMMENT,
+    K_ERROR,
+};
+
+static const struct {
+    const char *name;
+    enum kind kind;
+} kind_names[] = {
+    { "identifier", K_IDENTIFIER },
+    { "attribute", K_ATTRIBUTE },
+    { "subscript", K_SUBSCRIPT },
+    { "call", K_CALL },
+    { "argument_list", K_ARGUMENT_LIST },
+    { "keyword_argument", K_KEYWORD_ARGUMENT },
+    { "expression_statement", K_EXPRESSION_STATEMENT },
+    { "assignment", K_ASSIGNMENT },
+    { "augmented_assignment", K_AUGMENTED_ASSIGNMENT },
+    { "import_statement", K_IMPORT },
+    { "import_from_statement", K_IMPORT_FROM },
+    { "future_import_statement", K_FUTURE_IMPORT },
+    { "aliased_import", K_ALIASED_IMPORT },
+    { "dotted_name", K_DOTTED_NAME },
+    { "wildcard_import", K_WILDCARD_IMPORT },
+    { "function_definition", K_FUNCTION_DEFINITION },
+    { "class_definition", K_CLASS_DEFINITION },
+    { "decorated_definition", K_DECORATED_DEFINITION },
+    { "decorator", K_DECORATOR },
+    { "parameters", K_PARAMETERS },
+    { "lambda", K_LAMBDA },
+    { "lambda_parameters", K_LAMBDA_PARAMETERS },
+    { "default_parameter", K_DEFAULT_PARAMETER },
+    { "typed_parameter", K_TYPED_PARAMETER },
+    { "typed_default_parameter", K_TYPED_DEFAULT_PARAMETER },
+    { "list_splat_pattern", K_LIST_SPLAT_PATTERN },
+    { "dictionary_splat_pattern", K_DICTIONARY_SPLAT_PATTERN },
+    { "tuple_pattern", K_TUPLE_PATTERN },
+    { "list_pattern", K_LIST_PATTERN },
+    { "pattern_list", K_PATTERN_LIST },
+    { "tuple", K_TUPLE },
+    { "list", K_LIST },
+    { "parenthesized_expression", K_PARENTHESIZED },
+    { "list_splat", K_LIST_SPLAT },
+    { "for_statement", K_FOR },
+    { "block", K_BLOCK },
+    { "while_statement", K_BLOCK },
+    { "if_statement", K_BLOCK },
+    { "elif_clause", K_BLOCK },
+    { "else_clause", K_BLOCK },
+    { "try_statement", K_BLOCK },
+    { "finally_clause", K_BLOCK },
+    { "with_statement", K_BLOCK },
+    { "with_clause", K_BLOCK },
+    { "return_statement", K_BLOCK },
+    { "assert_statement", K_BLOCK },
+    { "pass_statement", K_BLOCK },
+    { "break_statement", K_BLOCK },
+    { "continue_statement", K_BLOCK },
+    { "except_clause", K_EXCEPT },
+    { "except_group_clause", K_EXCEPT },
+    { "with_item", K_WITH_ITEM },
+    { "as_pattern", K_AS_PATTERN },
+    { "as_pattern_target", K_AS_PATTERN_TARGET },
+    { "global_statement", K_GLOBAL },
+    { "nonlocal_statement", K_NONLOCAL },
+    { "delete_statement", K_DELETE },
+    { "expression_list", K_EXPRESSION_LIST },
+    { "named_expression", K_NAMED_EXPRESSION },
+    { "list_comprehension", K_COMPREHENSION },
+    { "set_comprehension", K_COMPREHENSION },
+    { "dictionary_comprehension", K_COMPREHENSION },
+    { "generator_expression", K_COMPREHENSION },
+    { "for_in_clause", K_FOR_IN_CLAUSE },
+    { "match_statement", K_MATCH },
+    { "case_clause", K_CASE_CLAUSE },
+    { "class_pattern", K_CLASS_PATTERN },
+    { "keyword_pattern", K_KEYWORD_PATTERN },
+    { "dict_pattern", K_DICT_PATTERN },
+    { "type_alias_statement", K_TYPE_ALIAS },
+    { "print_statement", K_PRINT },
+    { "exec_statement", K_EXEC },
+    { "raise_statement", K_RAISE },
+    { "integer", K_INTEGER },
+    { "string", K_STRING },
+    { "comparison_operator", K_COMPARISON },
+    { "true", K_TRUE },
+    { "comment", K_COMMENT },
+    { "ERROR", K_ERROR },
+};
+
+/* Names Python and IPython provide in every notebook namespace. */
+static const char *const builtin_names[] = {
+    "ArithmeticError", "AssertionError", "AttributeError", "BaseException",
+    "BaseExceptionGroup", "BlockingIOError", "BrokenPipeError", "BufferError", "BytesWarning",
+    "ChildProcessError", "ConnectionAbortedError", "ConnectionError", "ConnectionRefusedError",
+    "ConnectionResetError", "DeprecationWarning", "EOFError", "Ellipsis", "EncodingWarning",
+    "EnvironmentError", "Exception", "ExceptionGroup", "False", "FileExistsError",
+    "FileNotFoundError", "FloatingPointError", "FutureWarning", "GeneratorExit", "IOError",
+    "ImportError", "ImportWarning", "IndentationError", "IndexError", "InterruptedError",
+    "IsADirectoryError", "KeyError", "KeyboardInterrupt", "LookupError", "MemoryError",
+    "ModuleNotFoundError", "NameError", "None", "NotADirectoryError", "NotImplemented",
+    "NotImplementedError", "OSError", "OverflowError", "PendingDeprecationWarning",
+    "PermissionError", "ProcessLookupError", "RecursionError", "ReferenceError",
+    "ResourceWarning", "RuntimeError", "RuntimeWarning", "StopAsyncIteration", "StopIteration",
+    "SyntaxError", "SyntaxWarning", "SystemError", "SystemExit", "TabError", "TimeoutError",
+    "True", "TypeError", "UnboundLocalError", "UnicodeDecodeError", "UnicodeEncodeError",
+    "UnicodeError", "UnicodeTranslateError", "UnicodeWarning", "UserWarning", "ValueError",
+    "Warning", "ZeroDivisionError", "__build_class__", "__builtins__", "__debug__", "__doc__",
+    "__import__", "__loader__", "__name__", "__package__", "__spec__", "abs", "aiter", "all",
+    "anext", "any", "ascii", "bin", "bool", "breakpoint", "bytearray", "bytes", "callable",
+    "chr", "classmethod", "compile", "complex", "copyright", "credits", "delattr", "dict", "dir",
+    "divmod", "enumerate", "eval", "exec", "exit", "filter", "float", "format", "frozenset",
+    "getattr", "globals", "hasattr", "hash", "help", "hex", "id", "input", "int", "isinstance",
+    "issubclass", "iter", "len", "license", "list", "locals", "map", "max", "memoryview", "min",
+    "next", "object", "oct", "open", "ord", "pow", "print", "property", "quit", "range", "repr",
+    "reversed", "round", "set", "setattr", "slice", "sorted", "staticmethod", "str", "sum",
+    "super", "tuple", "type", "vars", "zip",
+    /* IPython */
+    "display", "get_ipython", "In", "Out", "_", "__", "___", "_i", "_ii", "_iii", "_ih", "_oh",
+    "_dh", "_exit_code",
+};
+
+/* Methods whose discarded result means nothing changed: calling one as a statement
+ * displays or writes something, it does not mutate the object (DESIGN §3's rule that a
+ * discarded method call mutates its receiver would otherwise make every `df.head()` a
+ * new version of df). Sorted for bsearch. */
+static const char *const pure_methods[] = {
+    "agg", "aggregate", "all", "any", "apply", "applymap", "argmax", "argmin", "astype",
+    "boxplot", "copy", "corr", "count", "cov", "cummax", "cummin", "cumprod", "cumsum",
+    "decision_function", "describe", "diff", "drop", "drop_duplicates", "dropna", "dtypes",
+    "duplicated", "explode", "fillna", "filter", "get", "get_params", "groupby", "head", "hist",
+    "idxmax", "idxmin", "info", "inverse_transform", "isin", "isna", "isnull", "items", "keys",
+    "kurt", "mad", "max", "mean", "median", "melt", "memory_usage", "merge", "min", "mode",
+    "nlargest", "notna", "notnull", "nsmallest", "nunique", "pct_change", "pivot",
+    "pivot_table", "plot", "predict", "predict_log_proba", "predict_proba", "prod", "quantile",
+    "query", "rank", "rename", "replace", "reset_index", "round", "sample", "savefig", "score",
+    "select_dtypes", "set_index", "shift", "show", "skew", "sort_index", "sort_values", "std",
+    "sum", "tail", "to_csv", "to_dict", "to_excel", "to_feather", "to_html", "to_json",
+    "to_latex", "to_list", "to_markdown", "to_numpy", "to_parquet", "to_pickle", "to_sql",
+    "to_string", "tolist", "transform", "transpose", "unique", "value_counts", "values", "var",
+    "where",
+};
+
+enum { MAX_DEPTH = 1000 };
+
+typedef struct fields {
+    TSFieldId left, right, name, value, body, function, arguments, object, attribute, alias,
+        definition, parameters, superclasses, type, subject, guard, consequence, alternative,
+        condition, module_name, return_type, subscript, type_parameters, key;
+} fields;
+
+/* A set of names stamped with a generation: cleared in O(1) by bumping the generation,
+ * indexed directly by name id. Used for the module-level sets of one cell. */
+typedef struct stampset {
+    uint32_t *gen_of;
+    uint32_t *value;
+    size_t cap;
+    uint32_t gen;
+} stampset;
+
+struct nb_pyscan {
+    nb_names *names;
+    TSParser *parser;
+    TSTreeCursor cursor;
+    bool cursor_live;
+    uint8_t *kind_of; /* by symbol */
+    uint32_t nsymbols;
+    fields f;
+    uint8_t *builtin; /* by name id */
+    size_t nbuiltin;
+    nb_name n_inplace, n_underscore, n_shuffle;
+    stampset bound, used, defined, mutated, deferred_seen, reads_seen;
+};
+
+static void stamp_clear(stampset *s)
+{
+    if (++s->gen == 0) {
+        memset(s->gen_of, 0, s->cap * sizeof *s->gen_of);
+        s->gen = 1;
+    }
+}
+
+static bool stamp_has(const stampset *s, nb_name id)
+{
+    return id < s->cap && s->gen_of[id] == s->gen;
+}
+
+static void stamp_put(stampset *s, nb_name id, uint32_t value)
+{
+    if (id >= s->cap) {
+        size_t old = s->cap;
+        size_t cap = old;
+        s->gen_of = nb_xgrow(s->gen_of, &cap, (size_t)id + 1, sizeof *s->gen_of);
+        cap = old;
+        s->value = nb_xgrow(s->value, &cap, (size_t)id + 1, sizeof *s->value);
+        memset(s->gen_of + old, 0, (cap - old) * sizeof *s->gen_of);
+        s->cap = cap;
+    }
+    s->gen_of[id] = s->gen;
+    s->value[id] = value;
+}
+
+static void stamp_add(stampset *s, nb_name id)
+{
+    stamp_put(s, id, 0);
+}
+
+static void stamp_remove(stampset *s, nb_name id)
+{
+    if (id < s->cap)
+        s->gen_of[id] = 0;
+}
+
+static void stamp_release(stampset *s)
+{
+    free(s->gen_of);
+    free(s->value);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- Setup ----------------------------------------------------------------------- */
+
+static TSFieldId field_id(const TSLanguage *lang, const char *name)
+{
+    return ts_language_field_id_for_name(lang, name, (uint32_t)strlen(name));
+}
+
+nb_pyscan *nb_pyscan_new(nb_names *names)
+{
+    nb_pyscan *scan = nb_xcalloc(1, sizeof *scan);
+    scan->names = names;
+    const TSLanguage *lang = tree_sitter_python();
+    scan->parser = ts_parser_new();
+    if (!ts_parser_set_language(scan->parser, lang)) {
+        /* the build pins a grammar whose ABI this library loads; reaching here means the
+         * pin and libtree-sitter disagree */
+        abort();
+    }
+    scan->nsymbols = ts_language_symbol_count(lang);
+    scan->kind_of = nb_xcalloc(scan->nsymbols + 1, 1);
+    for (uint32_t sym = 0; sym < scan->nsymbols; sym++) {
+        const char *name = ts_language_symbol_name(lang, (TSSymbol)sym);
+        if (!name || ts_language_symbol_type(lang, (TSSymbol)sym) != TSSymbolTypeRegular)
+            continue;
+        for (size_t k = 0; k < sizeof kind_names / sizeof kind_names[0]; k++)
+            if (strcmp(name, kind_names[k].name) == 0)
+                scan->kind_of[sym] = (uint8_t)kind_names[k].kind;
+    }
+    fields *f = &scan->f;
+    f->left = field_id(lang, "left");
+    f->right = field_id(lang, "right");
+    f->name = field_id(lang, "name");
+    f->value = field_id(lang, "value");
+    f->body = field_id(lang, "body");
+    f->function = field_id(lang, "function");
+    f->arguments = field_id(lang, "arguments");
+    f->object = field_id(lang, "object");
+    f->attribute = field_id(lang, "attribute");
+    f->alias = field_id(lang, "alias");
+    f->definition = field_id(lang, "definition");
+    f->parameters = field_id(lang, "parameters");
+    f->superclasses = field_id(lang, "superclasses");
+    f->type = field_id(lang, "type");
+    f->subject = field_id(lang, "subject");
+    f->guard = field_id(lang, "guard");
+    f->consequence = field_id(lang, "consequence");
+    f->alternative = field_id(lang, "alternative");
+    f->condition = field_id(lang, "condition");
+    f->module_name = field_id(lang, "module_name");
+    f->return_type = field_id(lang, "return_type");
+    f->subscript = field_id(lang, "subscript");
+    f->type_parameters = field_id(lang, "type_parameters");
+    f->key = field_id(lang, "key");
+
+    size_t nb = sizeof builtin_names / sizeof builtin_names[0];
+    nb_name max_id = 0;
+    nb_name ids[sizeof builtin_names / sizeof builtin_names[0]];
+    for (size_t i = 0; i < nb; i++) {
+        ids[i] = nb_names_intern(names, builtin_names[i], strlen(builtin_names[i]));
+        if (ids[i] > max_id)
+            max_id = ids[i];
+    }
+    scan->nbuiltin = (size_t)max_id + 1;
+    scan->builtin = nb_xcalloc(scan->nbuiltin, 1);
+    for (size_t i = 0; i < nb; i++)
+        scan->builtin[ids[i]] = 1;
+    scan->n_inplace = nb_names_intern(names, "inplace", 7);
+    scan->n_underscore = nb_names_intern(names, "_", 1);
+    scan->n_shuffle = nb_names_intern(names, "shuffle", 7);
+    return scan;
+}
+
+void nb_pyscan_free(nb_pyscan *scan)
+{
+    if (!scan)
+        return;
+    if (scan->cursor_live)
+        ts_tree_cursor_delete(&scan->cursor);
+    ts_parser_delete(scan->parser);
+    free(scan->kind_of);
+    free(scan->builtin);
+    stamp_release(&scan->bound);
+    stamp_release(&scan->used);
+    stamp_release(&scan->defined);
+    stamp_release(&scan->mutated);
+    stamp_release(&scan->deferred_seen);
+    stamp_release(&scan->reads_seen);
+    free(scan);
+}
+
+bool nb_pyscan_is_builtin(const nb_pyscan *scan, nb_name name)
+{
+    return name < scan->nbuiltin && scan->builtin[name];
+}
+
+const char *nb_binding_kind_name(nb_binding_kind kind)
+{
+    switch (kind) {
+    case NB_BIND_DATA: return "data";
+    case NB_BIND_IMPORT: return "import";
+    case NB_BIND_FUNCTION: return "function";
+    case NB_BIND_CLASS: return "class";
+    }
+    return "?";
+}
+
+/* ---- Scopes ---------------------------------------------------------------------- */
+
+/* A small hash set of name ids, for the names a function, class or comprehension
+ * binds. */
+typedef struct idset {
+    nb_name *slots;
+    size_t cap, len;
+} idset;
+
+static size_t idset_slot(const idset *s, nb_name id)
+{
+    size_t i = (size_t)(id * 2654435761u) & (s->cap - 1);
+    while (s->slots[i] != NB_NO_NAME && s->slots[i] != id)
+        i = (i + 1) & (s->cap - 1);
+    return i;
+}
+
+static bool idset_has(const idset *s, nb_name id)
+{
+    return s->cap && s->slots[idset_slot(s, id)] == id;
+}
+
+static void idset_add(idset *s, nb_name id)
+{
+    if ((s->len + 1) * 2 > s->cap) {
+        idset old = *s;
+        s->cap = old.cap ? old.cap * 2 : 16;
+        s->slots = nb_xcalloc(s->cap, sizeof *s->slots);
+        s->len = 0;
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.slots[i] != NB_NO_NAME)
+                s->slots[idset_slot(s, old.slots[i])] = old.slots[i], s->len++;
+        free(old.slots);
+    }
+    size_t i = idset_slot(s, id);
+    if (s->slots[i] == NB_NO_NAME) {
+        s->slots[i] = id;
+        s->len++;
+    }
+}
+
+enum scope_kind { SCOPE_MODULE, SCOPE_FUNCTION, SCOPE_CLASS, SCOPE_COMPREHENSION };
+
+typedef struct pending {
+    nb_name name;
+    int line, col;
+} pending;
+
+typedef struct scope {
+    enum scope_kind kind;
+    struct scope *parent;
+    idset bound, globals, nonlocals;
+    pending *loads; /* function scopes: reads resolved when the body is complete */
+    size_t nloads, loads_cap;
+} scope;
+
+static void scope_release(scope *sc)
+{
+    free(sc->bound.slots);
+    free(sc->globals.slots);
+    free(sc->nonlocals.slots);
+    free(sc->loads);
+}
+
+/* ---- The walk -------------------------------------------------------------------- */
+
+typedef struct def_entry {
+    nb_def def;
+    bool deleted;
+} def_entry;
+
+typedef struct definition_entry {
+    nb_definition def;
+    nb_name *reads;
+    size_t nreads, reads_cap;
+} definition_entry;
+
+typedef struct walker {
+    nb_pyscan *scan;
+    const char *text;
+    size_t len;
+    nb_diags *diags;
+    nb_loc loc;
+    nb_pool *pool;
+    int depth;
+    bool failed;
+
+    def_entry *defs;
+    size_t ndefs, defs_cap;
+    nb_use *uses;
+    size_t nuses, uses_cap;
+    nb_ref *mutations;
+    size_t nmutations, mutations_cap;
+    nb_import *imports;
+    size_t nimports, imports_cap;
+    definition_entry *definitions;
+    size_t ndefinitions, definitions_cap;
+    nb_stmt *stmts;
+    size_t nstmts, stmts_cap;
+    pending *deferred; /* deferred module-level reads, settled at the end of the cell */
+    size_t ndeferred, deferred_cap;
+    bool star_import;
+
+    /* the top-level statement being walked */
+    uint32_t stmt;
+    nb_binding_kind stmt_kind;
+    size_t *stmt_defs; /* indexes into defs bound by this statement */
+    size_t nstmt_defs, stmt_defs_cap;
+    /* the top-level definition being walked, or -1 */
+    long definition;
+} walker;
+
+static enum kind kind(const walker *w, TSNode node)
+{
+    TSSymbol sym = ts_node_symbol(node);
+    if (sym == (TSSymbol)-1)
+        return K_ERROR;
+    return sym < w->scan->nsymbols ? (enum kind)w->scan->kind_of[sym] : K_OTHER;
+}
+
+static TSNode field(const walker *w, TSNode node, TSFieldId id)
+{
+    (void)w;
+    return ts_node_child_by_field_id(node, id);
+}
+
+/* The children of a node, gathered with one shared cursor (ts_node_child(i) is linear
+ * in i in this tree-sitter, which would make wide nodes quadratic). */
+typedef struct children {
+    TSNode *items;
+    TSFieldId *fields;
+    size_t len, cap;
+    TSNode small[16];
+    TSFieldId small_fields[16];
+} children;
+
+static void get_children(walker *w, TSNode node, children *out, bool named_only)
+{
+    out->items = out->small;
+    out->fields = out->small_fields;
+    out->len = 0;
+    out->cap = 16;
+    nb_pyscan *scan = w->scan;
+    if (!scan->cursor_live) {
+        scan->cursor = ts_tree_cursor_new(node);
+        scan->cursor_live = true;
+    } else {
+        ts_tree_cursor_reset(&scan->cursor, node);
+    }
+    if (!ts_tree_cursor_goto_first_child(&scan->cursor))
+        return;
+    do {
+        TSNode child = ts_tree_cursor_current_node(&scan->cursor);
+        if (named_only && !ts_node_is_named(child))
+            continue;
+        if (out->len == out->cap) {
+            size_t cap = out->cap * 2;
+            TSNode *items = nb_xmalloc(cap * sizeof *items);
+            TSFieldId *flds = nb_xmalloc(cap * sizeof *flds);
+            memcpy(items, out->items, out->len * sizeof *items);
+            memcpy(flds, out->fields, out->len * sizeof *flds);
+            if (out->items != out->small) {
+                free(out->items);
+                free(out->fields);
+            }
+            out->items = items;
+            out->fields = flds;
+            out->cap = cap;
+        }
+        out->fields[out->len] = ts_tree_cursor_current_field_id(&scan->cursor);
+        out->items[out->len++] = child;
+    } while (ts_tree_cursor_goto_next_sibling(&scan->cursor));
+}
+
+static void children_release(children *c)
+{
+    if (c->items != c->small) {
+        free(c->items);
+        free(c->fields);
+    }
+}
+
+static void position(const walker *w, TSNode node, int *line, int *col)
+{
+    TSPoint p = ts_node_start_point(node);
+    uint32_t start = ts_node_start_byte(node);
+    *line = (int)p.row + 1;
+    *col = nb_utf8_columns(w->text + start - p.column, p.column) + 1;
+}
+
+static nb_name name_of(walker *w, TSNode node)
+{
+    uint32_t start = ts_node_start_byte(node), end = ts_node_end_byte(node);
+    return nb_names_intern(w->scan->names, w->text + start, end - start);
+}
+
+static bool text_is(const walker *w, TSNode node, const char *s)
+{
+    uint32_t start = ts_node_start_byte(node), end = ts_node_end_byte(node);
+    size_t n = strlen(s);
+    return end - start == n && memcmp(w->text + start, s, n) == 0;
+}
+
+static void fail(walker *w, TSNode node, const char *code, const char *message)
+{
+    if (w->failed)
+        return;
+    w->failed = true;
+    nb_loc loc = w->loc;
+    position(w, node, &loc.line, &loc.col);
+    nb_diag_add(w->diags, NB_ERROR, code, loc, "%s", message);
+}
+
+static void python2(walker *w, TSNode node, const char *what)
+{
+    char msg[200];
+    snprintf(msg, sizeof msg, "Python 2 syntax (%s): this is Python 2 code; port it to "
+                              "Python 3, e.g. with 2to3", what);
+    fail(w, node, "python2-syntax", msg);
+}
+
+/* -- module-level results -- */
+
+static void add_mutation(walker *w, nb_name name, TSNode at)
+{
+    nb_pyscan *scan = w->scan;
+    /* only objects from earlier cells count: changing what the cell itself bound is
+     * part of making it */
+    if (stamp_has(&scan->mutated, name) || stamp_has(&scan->bound, name))
+        return;
+    stamp_add(&scan->mutated, name);
+    w->mutations = nb_xgrow(w->mutations, &w->mutations_cap, w->nmutations + 1,
+                            sizeof *w->mutations);
+    nb_ref *m = &w->mutations[w->nmutations++];
+    m->name = name;
+    position(w, at, &m->line, &m->col);
+}
+
+static void add_read(walker *w, nb_name name)
+{
+    if (w->definition < 0 || stamp_has(&w->scan->reads_seen, name))
+        return;
+    stamp_add(&w->scan->reads_seen, name);
+    definition_entry *d = &w->definitions[w->definition];
+    d->reads = nb_xgrow(d->reads, &d->reads_cap, d->nreads + 1, sizeof *d->reads);
+    d->reads[d->nreads++] = name;
+}
+
+static void module_load(walker *w, nb_name name, int line, int col, bool deferred)
+{
+    nb_pyscan *scan = w->scan;
+    if (nb_pyscan_is_builtin(scan, name))
+        return;
+    add_read(w, name);
+    if (deferred) {
+        w->deferred = nb_xgrow(w->deferred, &w->deferred_cap, w->ndeferred + 1,
+                               sizeof *w->deferred);
+        w->deferred[w->ndeferred++] = (pending){ name, line, col };
+        return;
+    }
+    if (stamp_has(&scan->bound, name) || stamp_has(&scan->used, name))
+        return;
+    stamp_add(&scan->used, name);
+    w->uses = nb_xgrow(w->uses, &w->uses_cap, w->nuses + 1, sizeof *w->uses);
+    w->uses[w->nuses++] = (nb_use){ name, line, col, false };
+}
+
+static void module_bind(walker *w, nb_name name, TSNode at, nb_binding_kind kind, bool runs_now)
+{
+    nb_pyscan *scan = w->scan;
+    if (runs_now)
+        stamp_add(&scan->bound, name);
+    def_entry *e;
+    if (stamp_has(&scan->defined, name)) {
+        e = &w->defs[scan->defined.value[name]];
+        e->deleted = false;
+    } else {
+        stamp_put(&scan->defined, name, (uint32_t)w->ndefs);
+        w->defs = nb_xgrow(w->defs, &w->defs_cap, w->ndefs + 1, sizeof *w->defs);
+        e = &w->defs[w->ndefs++];
+        memset(e, 0, sizeof *e);
+        e->def.name = name;
+        position(w, at, &e->def.line, &e->def.col);
+    }
+    e->def.kind = kind;
+    e->def.stmt = w->stmt;
+    if (kind != NB_BIND_DATA && w->stmt_kind == NB_BIND_DATA)
+        w->stmt_kind = kind;
+    w->stmt_defs = nb_xgrow(w->stmt_defs, &w->stmt_defs_cap, w->nstmt_defs + 1,
+                            sizeof *w->stmt_defs);
+    w->stmt_defs[w->nstmt_defs++] = (size_t)(e - w->defs);
+}
+
+static void module_delete(walker *w, nb_name name)
+{
+    nb_pyscan *scan = w->scan;
+    stamp_remove(&scan->bound, name);
+    if (stamp_has(&scan->defined, name))
+        w->defs[scan->defined.value[name]].deleted = true;
+    else {
+        /* deleting a name from an earlier cell: remember it as a deleted def */
+        stamp_put(&scan->defined, name, (uint32_t)w->ndefs);
+        w->defs = nb_xgrow(w->defs, &w->defs_cap, w->ndefs + 1, sizeof *w->defs);
+        def_entry *e = &w->defs[w->ndefs++];
+        memset(e, 0, sizeof *e);
+        e->def.name = name;
+        e->def.stmt = w->stmt;
+        e->deleted = true;
+    }
+}
+
+/* -- scoped loads and binds -- */
+
+static void load_name(walker *w, scope *sc, nb_name name, int line, int col, bool deferred)
+{
+    for (;;) {
+        switch (sc->kind) {
+        case SCOPE_MODULE:
+            module_load(w, name, line, col, deferred);
+            return;
+        case SCOPE_CLASS:
+            /* methods do not see class attributes; the class body sees those it has
+             * bound so far */
+            if (!deferred && idset_has(&sc->bound, name))
+                return;
+            sc = sc->parent;
+            continue;
+        case SCOPE_COMPREHENSION:
+            if (idset_has(&sc->bound, name))
+                return;
+            sc = sc->parent;
+            continue;
+        case SCOPE_FUNCTION:
+            sc->loads = nb_xgrow(sc->loads, &sc->loads_cap, sc->nloads + 1, sizeof *sc->loads);
+            sc->loads[sc->nloads++] = (pending){ name, line, col };
+            return;
+        }
+    }
+}
+
+static void load(walker *w, scope *sc, TSNode ident)
+{
+    int line, col;
+    position(w, ident, &line, &col);
+    load_name(w, sc, name_of(w, ident), line, col, false);
+}
+
+/* A function body is complete: settle its reads. */
+static void finish_function(walker *w, scope *fn)
+{
+    for (size_t i = 0; i < fn->nloads; i++) {
+        pending *p = &fn->loads[i];
+        if (idset_has(&fn->globals, p->name))
+            module_load(w, p->name, p->line, p->col, true);
+        else if (!idset_has(&fn->bound, p->name) && !idset_has(&fn->nonlocals, p->name))
+            load_name(w, fn->parent, p->name, p->line, p->col, true);
+    }
+}
+
+static void bind_name(walker *w, scope *sc, nb_name name, TSNode at, nb_binding_kind kind)
+{
+    switch (sc->kind) {
+    case SCOPE_MODULE:
+        module_bind(w, name, at, kind, true);
+        return;
+    case SCOPE_FUNCTION:
+        if (idset_has(&sc->globals, name)) {
+            /* `global x; x = ...`: the module's x, bound when the function runs */
+            module_bind(w, name, at, NB_BIND_DATA, false);
+            return;
+        }
+        if (idset_has(&sc->nonlocals, name))
+            return;
+        idset_add(&sc->bound, name);
+        return;
+    case SCOPE_CLASS:
+    case SCOPE_COMPREHENSION:
+        idset_add(&sc->bound, name);
+        return;
+    }
+}
+
+static void bind(walker *w, scope *sc, TSNode ident, nb_binding_kind kind)
+{
+    bind_name(w, sc, name_of(w, ident), ident, kind);
+}
+
+static void walk_expr(walker *w, TSNode node, scope *sc);
+static void walk_block(walker *w, TSNode node, scope *sc);
+static void walk_stmt(walker *w, TSNode node, scope *sc);
+
+static void walk_named_children(walker *w, TSNode node, scope *sc)
+{
+    children ch;
+    get_children(w, node, &ch, true);
+    for (size_t i = 0; i < ch.len && !w->failed; i++)
+        walk_expr(w, ch.items[i], sc);
+    children_release(&ch);
+}
+
+/* The identifier at the root of x.a[i].b, or a null node when the chain starts with
+ * anything else (a call, a literal). */
+static TSNode chain_root(walker *w, TSNode node)
+{
+    for (;;) {
+        switch (kind(w, node)) {
+        case K_IDENTIFIER: return node;
+        case K_ATTRIBUTE: node = field(w, node, w->scan->f.object); break;
+        case K_SUBSCRIPT: node = field(w, node, w->scan->f.value); break;
+        case K_PARENTHESIZED: node = ts_node_named_child(node, 0); break;
+        default: return (TSNode){ 0 };
+        }
+        if (ts_node_is_null(node))
+            return node;
+    }
+}
+
+static void mutate(walker *w, scope *sc, TSNode target)
+{
+    if (sc->kind != SCOPE_MODULE)
+        return; /* a function changing a global object: not tracked (docs/analysis.md) */
+    TSNode root = chain_root(w, target);
+    if (!ts_node_is_null(root))
+        add_mutation(w, name_of(w, root), root);
+}
+
+/* An assignment target: names are bound, x[i] and x.a mutate x. */
+static void bind_target(walker *w, TSNode node, scope *sc, nb_binding_kind kind_of_value)
+{
+    if (++w->depth > MAX_DEPTH) {
+        fail(w, node, "too-deep", "nested too deeply to analyse");
+        return;
+    }
+    switch (kind(w, node)) {
+    case K_IDENTIFIER:
+        bind(w, sc, node, kind_of_value);
+        break;
+    case K_ATTRIBUTE:
+    case K_SUBSCRIPT:
+        /* the object is read, then changed */
+        walk_expr(w, node, sc);
+        mutate(w, sc, node);
+        break;
+    case K_TUPLE:
+    case K_LIST:
+    case K_TUPLE_PATTERN:
+    case K_LIST_PATTERN:
+    case K_PATTERN_LIST:
+    case K_PARENTHESIZED:
+    case K_LIST_SPLAT_PATTERN:
+    case K_LIST_SPLAT:
+    case K_AS_PATTERN_TARGET:
+    case K_EXPRESSION_LIST: {
+        children ch;
+        get_children(w, node, &ch, true);
+        for (size_t i = 0; i < ch.len && !w->failed; i++)
+            bind_target(w, ch.items[i], sc, kind_of_value);
+        children_release(&ch);
+        break;
+    }
+    case K_COMMENT:
+        break;
+    default:
+        walk_expr(w, node, sc);
+        break;
+    }
+    w->depth--;
+}
+
+static bool is_pure_method(walker *w, TSNode method)
+{
+    uint32_t start = ts_node_start_byte(method), end = ts_node_end_byte(method);
+    size_t n = end - start;
+    size_t lo = 0, hi = sizeof pure_methods / sizeof pure_methods[0];
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strncmp(pure_methods[mid], w->text + start, n);
+        if (c == 0 && pure_methods[mid][n] != '\0')
+            c = 1;
+        if (c == 0)
+            return true;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+static bool has_inplace_true(walker *w, TSNode args)
+{
+    if (ts_node_is_null(args))
+        return false;
+    children ch;
+    get_children(w, args, &ch, true);
+    bool found = false;
+    for (size_t i = 0; i < ch.len && !found; i++) {
+        if (kind(w, ch.items[i]) != K_KEYWORD_ARGUMENT)
+            continue;
+        TSNode name = field(w, ch.items[i], w->scan->f.name);
+        TSNode value = field(w, ch.items[i], w->scan->f.value);
+        found = !ts_node_is_null(name) && name_of(w, name) == w->scan->n_inplace &&
+                !ts_node_is_null(value) && kind(w, value) == K_TRUE;
+    }
+    children_release(&ch);
+    return found;
+}
+
+/* Calls that change an object in place: x.method(..., inplace=True), a method call on
+ * x whose result is discarded (STATEMENT), and shuffle(x). */
+static void call_mutations(walker *w, TSNode call, scope *sc, bool statement)
+{
+    if (sc->kind != SCOPE_MODULE)
+        return;
+    const fields *f = &w->scan->f;
+    TSNode fn = field(w, call, f->function);
+    TSNode args = field(w, call, f->arguments);
+    if (ts_node_is_null(fn))
+        return;
+    if (kind(w, fn) == K_ATTRIBUTE) {
+        TSNode method = field(w, fn, f->attribute);
+        TSNode receiver = field(w, fn, f->object);
+        if (!ts_node_is_null(method) && name_of(w, method) == w->scan->n_shuffle &&
+            !ts_node_is_null(args) && ts_node_named_child_count(args) > 0) {
+            TSNode first = ts_node_named_child(args, 0);
+            if (kind(w, first) == K_IDENTIFIER)
+                add_mutation(w, name_of(w, first), first);
+            return;
+        }
+        bool mutates = has_inplace_true(w, args) ||
+                       (statement && !ts_node_is_null(method) && !is_pure_method(w, method));
+        if (mutates && !ts_node_is_null(receiver))
+            mutate(w, sc, receiver);
+    }
+}
+
+static void walk_function(walker *w, TSNode node, scope *sc, TSNode decorated);
+static void walk_class(walker *w, TSNode node, scope *sc, TSNode decorated);
+static void walk_lambda(walker *w, TSNode node, scope *sc);
+
+static void walk_comprehension(walker *w, TSNode node, scope *sc)
+{
+    children ch;
+    get_children(w, node, &ch, true);
+    scope comp = { .kind = SCOPE_COMPREHENSION, .parent = sc };
+    bool first_iter = true;
+    /* the first iterable is evaluated outside; every target is the comprehension's */
+    for (size_t i = 0; i < ch.len && !w->failed; i++) {
+        if (kind(w, ch.items[i]) != K_FOR_IN_CLAUSE)
+            continue;
+        TSNode right = field(w, ch.items[i], w->scan->f.right);
+        if (first_iter && !ts_node_is_null(right))
+            walk_expr(w, right, sc);
+        first_iter = false;
+        TSNode left = field(w, ch.items[i], w->scan->f.left);
+        if (!ts_node_is_null(left))
+            bind_target(w, left, &comp, NB_BIND_DATA);
+    }
+    first_iter = true;
+    for (size_t i = 0; i < ch.len && !w->failed; i++) {
+        if (kind(w, ch.items[i]) == K_FOR_IN_CLAUSE) {
+            TSNode right = field(w, ch.items[i], w->scan->f.right);
+            if (!first_iter && !ts_node_is_null(right))
+                walk_expr(w, right, &comp);
+            first_iter = false;
+            continue;
+        }
+        walk_expr(w, ch.items[i], &comp);
+    }
+    children_release(&ch);
+    scope_release(&comp);
+}
+
+/* The scope a walrus binds in: the nearest one that is not a comprehension. */
+static scope *walrus_scope(scope *sc)
+{
+    while (sc->kind == SCOPE_COMPREHENSION && sc->parent)
+        sc = sc->parent;
+    return sc;
+}
+
+static void check_python2_expr(walker *w, TSNode node, enum kind k)
+{
+    uint32_t start = ts_node_start_byte(node), end = ts_node_end_byte(node);
+    const char *s = w->text + start;
+    size_t n = end - start;
+    if (k == K_INTEGER) {
+        bool octal = n > 1 && s[0] == '0' && s[1] >= '0' && s[1] <= '9';
+        for (size_t i = 1; octal && i < n; i++)
+            octal = (s[i] >= '0' && s[i] <= '9') || s[i] == '_';
+        bool all_zero = true;
+        for (size_t i = 0; i < n; i++)
+            all_zero = all_zero && (s[i] == '0' || s[i] == '_');
+        if ((octal && !all_zero) || (n > 1 && (s[n - 1] == 'l' || s[n - 1] == 'L')))
+            python2(w, node, octal ? "octal literal 0NNN" : "long integer literal");
+    } else if (k == K_STRING) {
+        if (n && s[0] == '`')
+            python2(w, node, "backtick repr");
+        else if (n >= 3 && (s[0] == 'u' || s[0] == 'U') && (s[1] == 'r' || s[1] == 'R'))
+            python2(w, node, "ur'' string prefix");
+    } else if (k == K_COMPARISON) {
+        children ch;
+        get_children(w, node, &ch, false);
+        for (size_t i = 0; i < ch.len; i++)
+            if (!ts_node_is_named(ch.items[i]) && text_is(w, ch.items[i], "<>"))
+                python2(w, ch.items[i], "<> operator");
+        children_release(&ch);
+    }
+}
+
+static void walk_expr(walker *w, TSNode node, scope *sc)
+{
+    if (w->failed)
+        return;
+    if (++w->depth > MAX_DEPTH) {
+        fail(w, node, "too-deep", "nested too deeply to analyse");
+        return;
+    }
+    const fields *f = &w->scan->f;
+    enum kind k = kind(w, node);
+    switch (k) {
+    case K_IDENTIFIER:
+        load(w, sc, node);
+        break;
+    case K_ATTRIBUTE: {
+        TSNode object = field(w, node, f->object);
+        if (!ts_node_is_null(object))
+            walk_expr(w, object, sc);
+        break;
+    }
+    case K_KEYWORD_ARGUMENT: {
+        TSNode value = field(w, node, f->value);
+        if (!ts_node_is_null(value))
+            walk_expr(w, value, sc);
+        break;
+    }
+    case K_CALL:
+        walk_named_children(w, node, sc);
+        call_mutations(w, node, sc, false);
+        break;
+    case K_LAMBDA:
+        walk_lambda(w, node, sc);
+        break;
+    case K_COMPREHENSION:
+        walk_comprehension(w, node, sc);
+        break;
+    case K_NAMED_EXPRESSION: {
+        TSNode value = field(w, node, f->value);
+        TSNode name = field(w, node, f->name);
+        if (!ts_node_is_null(value))
+            walk_expr(w, value, sc);
+        if (!ts_node_is_null(name))
+            bind(w, walrus_scope(sc), name, NB_BIND_DATA);
+        break;
+    }
+    case K_INTEGER:
+    case K_STRING:
+    case K_COMPARISON:
+        check_python2_expr(w, node, k);
+        if (k != K_INTEGER)
+            walk_named_children(w, node, sc);
+        break;
+    case K_COMMENT:
+        break;
+    default:
+        walk_named_children(w, node, sc);
+        break;
+    }
+    w->depth--;
+}
+
+/* Parameters: defaults and annotations are read where the def is; the names are bound
+ * in the function's scope. */
+static void walk_parameters(walker *w, TSNode params, scope *outer, scope *fn)
+{
+    if (ts_node_is_null(params))
+        return;
+    const fields *f = &w->scan->f;
+    children ch;
+    get_children(w, params, &ch, true);
+    for (size_t i = 0; i < ch.len && !w->failed; i++) {
+        TSNode p = ch.items[i];
+        switch (kind(w, p)) {
+        case K_IDENTIFIER:
+            bind(w, fn, p, NB_BIND_DATA);
+            break;
+        case K_DEFAULT_PARAMETER:
+        case K_TYPED_DEFAULT_PARAMETER: {
+            TSNode name = field(w, p, f->name);
+            TSNode type = field(w, p, f->type);
+            TSNode value = field(w, p, f->value);
+            if (!ts_node_is_null(type))
+                walk_expr(w, type, outer);
+            if (!ts_node_is_null(value))
+                walk_expr(w, value, outer);
+            if (!ts_node_is_null(name) && kind(w, name) == K_TUPLE_PATTERN)
+                python2(w, name, "tuple parameter");
+            else if (!ts_node_is_null(name))
+                bind_target(w, name, fn, NB_BIND_DATA);
+            break;
+        }
+        case K_TYPED_PARAMETER: {
+            TSNode type = field(w, p, f->type);
+            if (!ts_node_is_null(type))
+                walk_expr(w, type, outer);
+            children pc;
+            get_children(w, p, &pc, true);
+            for (size_t j = 0; j < pc.len; j++)
+                if (pc.fields[j] != f->type)
+                    bind_target(w, pc.items[j], fn, NB_BIND_DATA);
+            children_release(&pc);
+            break;
+        }
+        case K_LIST_SPLAT_PATTERN:
+        case K_DICTIONARY_SPLAT_PATTERN:
+            bind_target(w, ts_node_named_child(p, 0), fn, NB_BIND_DATA);
+            break;
+        case K_TUPLE_PATTERN:
+            python2(w, p, "tuple parameter");
+            break;
+        default:
+            break;
+        }
+    }
+    children_release(&ch);
+}
+
+static void walk_decorators(walker *w, TSNode decorated, scope *sc)
+{
+    if (ts_node_is_null(decorated))
+        return;
+    children ch;
+    get_children(w, decorated, &ch, true);
+    for (size_t i = 0; i < ch.len && !w->failed; i++)
+        if (kind(w, ch.items[i]) == K_DECORATOR)
+            walk_named_children(w, ch.items[i], sc);
+    children_release(&ch);
+}
+
+/* Starts recording a top-level definition's reads; returns the previous one. */
+static long begin_definition(walker *w, scope *sc, TSNode name, nb_binding_kind kind_of_def)
+{
+    long previous = w->definition;
+    if (sc->kind != SCOPE_MODULE || ts_node_is_null(name))
+        return previous;
+    w->definitions = nb_xgrow(w->definitions, &w->definitions_cap, w->ndefinitions + 1,
+                              sizeof *w->definitions);
+    definition_entry *d = &w->definitions[w->ndefinitions];
+    memset(d, 0, sizeof *d);
+    d->def.name = name_of(w, name);
+    d->def.kind = kind_of_def;
+    d->def.stmt = w->stmt;
+    int col;
+    position(w, name, &d->def.line, &col);
+    w->definition = (long)w->ndefinitions++;
+    stamp_clear(&w->scan->reads_seen);
+    return previous;
+}
+
+static void end_definition(walker *w, long previous)
+{
+    w->definition = previous;
+    stamp_clear(&w->scan->reads_seen);
+}
+
+static void walk_function(walker *w, TSNode node, scope *sc, TSNode decorated)
+{
+    const fields *f = &w->scan->f;
+    TSNode name = field(w, node, f->name);
+    long previous = begin_definition(w, sc, name, NB_BIND_FUNCTION);
+    walk_decorators(w, decorated, sc);
+    scope fn = { .kind = SCOPE_FUNCTION, .parent = sc };
+    walk_parameters(w, field(w, node, f->parameters), sc, &fn);
+    TSNode ret = field(w, node, f->return_type);
+    if (!ts_node_is_null(ret))
+        walk_expr(w, ret, sc);
+    TSNode body = field(w, node, f->body);
+    if (!ts_node_is_null(body))
+        walk_block(w, body, &fn);
+    finish_function(w, &fn);
+    scope_release(&fn);
+    if (!ts_node_is_null(name))
+        bind(w, sc, name, NB_BIND_FUNCTION);
+    end_definition(w, previous);
+}
+
+static void walk_class(walker *w, TSNode node, scope *sc, TSNode decorated)
+{
+    const fields *f = &w->scan->f;
+    TSNode name = field(w, node, f->name);
+    long previous = begin_definition(w, sc, name, NB_BIND_CLASS);
+    walk_decorators(w, decorated, sc);
+    TSNode bases = field(w, node, f->superclasses);
+    if (!ts_node_is_null(bases))
+        walk_expr(w, bases, sc);
+    scope cls = { .kind = SCOPE_CLASS, .parent = sc };
+    TSNode body = field(w, node, f->body);
+    if (!ts_node_is_null(body))
+        walk_block(w, body, &cls);
+    scope_release(&cls);
+    if (!ts_node_is_null(name))
+        bind(w, sc, name, NB_BIND_CLASS);
+    end_definition(w, previous);
+}
+
+static void walk_lambda(walker *w, TSNode node, scope *sc)
+{
+    const fields *f = &w->scan->f;
+    scope fn = { .kind = SCOPE_FUNCTION, .parent = sc };
+    walk_parameters(w, field(w, node, f->parameters), sc, &fn);
+    TSNode body = field(w, node, f->body);
+    if (!ts_node_is_null(body))
+        walk_expr(w, body, &fn);
+    finish_function(w, &fn);
+    scope_release(&fn);
+}
+
+/* -- imports -- */
+
+/* The text of a dotted name without whitespace, in the pool. */
+static const char *dotted_text(walker *w, TSNode node)
+{
+    uint32_t start = ts_node_start_byte(node), end = ts_node_end_byte(node);
+    char *s = nb_pool_alloc(w->pool, end - start + 1);
+    size_t n = 0;
+    for (uint32_t i = start; i < end; i++)
+        if (w->text[i] != ' ' && w->text[i] != '\t' && w->text[i] != '\\' && w->text[i] != '\n')
+            s[n++] = w->text[i];
+    s[n] = '\0';
+    return s;
+}
+
+static void record_import(walker *w, scope *sc, const char *module, const char *name,
+                          TSNode bound, int line)
+{
+    nb_name bound_name = ts_node_is_null(bound) ? NB_NO_NAME : name_of(w, bound);
+    if (!ts_node_is_null(bound))
+        bind_name(w, sc, bound_name, bound, NB_BIND_IMPORT);
+    if (sc->kind != SCOPE_MODULE)
+        return;
+    w->imports = nb_xgrow(w->imports, &w->imports_cap, w->nimports + 1, sizeof *w->imports);
+    w->imports[w->nimports++] = (nb_import){ module, name, bound_name, line };
+}
+
+static void walk_import(walker *w, TSNode node, scope *sc)
+{
+    const fields *f = &w->scan->f;
+    int line, col;
+    position(w, node, &line, &col);
+    children ch;
+    get_children(w, node, &ch, true);
+    for (size_t i = 0; i < ch.len; i++) {
+        TSNode item = ch.items[i];
+        if (ch.fields[i] != f->name)
+            continue;
+        if (kind(w, item) == K_ALIASED_IMPORT) {
+            TSNode dotted = field(w, item, f->name);
+            record_import(w, sc, dotted_text(w, dotted), NULL, field(w, item, f->alias), line);
+        } else {
+            /* import a.b.c binds a */
+            record_import(w, sc, dotted_text(w, item), NULL, ts_node_named_child(item, 0), line);
+        }
+    }
+    children_release(&ch);
+}
+
+static void walk_import_from(walker *w, TSNode node, scope *sc, bool future)
+{
+    const fields *f = &w->scan->f;
+    int line, col;
+    position(w, node, &line, &col);
+    TSNode module = field(w, node, f->module_name);
+    const char *module_text = future ? "__future__"
+                              : ts_node_is_null(module) ? "" : dotted_text(w, module);
+    children ch;
+    get_children(w, node, &ch, true);
+    for (size_t i = 0; i < ch.len; i++) {
+        TSNode item = ch.items[i];
+        if (kind(w, item) == K_WILDCARD_IMPORT) {
+            if (sc->kind == SCOPE_MODULE)
+                w->star_import = true;
+            record_import(w, sc, module_text, "*", (TSNode){ 0 }, line);
+            continue;
+        }
+        if (ch.fields[i] != f->name)
+            continue;
+        if (kind(w, item) == K_ALIASED_IMPORT) {
+            TSNode dotted = field(w, item, f->name);
+            record_import(w, sc, module_text, dotted_text(w, dotted), field(w, item, f->alias),
+                          line);
+        } else {
+            record_import(w, sc, module_text, dotted_text(w, item), ts_node_named_child(item, 0),
+                          line);
+        }
+    }
+    children_release(&ch);
+}
+
+/* -- match patterns -- */
+
+static void walk_pattern(walker *w, TSNode node, scope *sc);
+
+static void capture(walker *w, TSNode ident, scope *sc)
+{
+    if (name_of(w, ident) != w->scan->n_underscore)
+        bind(w, sc, ident, NB_BIND_DATA);
+}
+
+static void walk_pattern(walker *w, TSNode node, scope *sc)
+{
+    if (w->failed)
+        return;
+    if (++w->depth > MAX_DEPTH) {
+        fail(w, node, "too-deep", "nested too deeply to analyse");
+        return;
+    }
+    children ch;
+    get_children(w, node, &ch, true);
+    switch (kind(w, node)) {
+    case K_DOTTED_NAME:
+        /* a bare name captures; a dotted one (Color.RED) is a value to compare with */
+        if (ch.len == 1)
+            capture(w, ch.items[0], sc);
+        else if (ch.len > 1)
+            load(w, sc, ch.items[0]);
+        break;
+    case K_IDENTIFIER:
+        capture(w, node, sc);
+        break;
+    case K_CLASS_PATTERN:
+        for (size_t i = 0; i < ch.len; i++) {
+            if (i == 0 && kind(w, ch.items[i]) == K_DOTTED_NAME)
+                load(w, sc, ts_node_named_child(ch.items[i], 0));
+            else
+                walk_pattern(w, ch.items[i], sc);
+        }
+        break;
+    case K_KEYWORD_PATTERN:
+        for (size_t i = 1; i < ch.len; i++) /* the first identifier is an attribute name */
+            walk_pattern(w, ch.items[i], sc);
+        break;
+    case K_DICT_PATTERN:
+        for (size_t i = 0; i < ch.len; i++) {
+            TSNode item = ch.items[i];
+            if (ch.fields[i] == w->scan->f.key) {
+                if (kind(w, item) == K_DOTTED_NAME && ts_node_named_child_count(item) > 1)
+                    load(w, sc, ts_node_named_child(item, 0));
+            } else {
+                walk_pattern(w, item, sc);
+            }
+        }
+        break;
+    case K_STRING:
+    case K_INTEGER:
+        break;
+    default:
+        for (size_t i = 0; i < ch.len; i++)
+            walk_pattern(w, ch.items[i], sc);
+        break;
+    }
+    children_release(&ch);
+    w->depth--;
+}
+
+static void walk_match(walker *w, TSNode node, scope *sc)
+{
+    const fields *f = &w->scan->f;
+    TSNode subject = field(w, node, f->subject);
+    if (!ts_node_is_null(subject))
+        walk_expr(w, subject, sc);
+    TSNode body = field(w, node, f->body);
+    if (ts_node_is_null(body))
+        return;
+    children cases;
+    get_children(w, body, &cases, true);
+    for (size_t i = 0; i < cases.len && !w->failed; i++) {
+        if (kind(w, cases.items[i]) != K_CASE_CLAUSE)
+            continue;
+        children parts;
+        get_children(w, cases.items[i], &parts, true);
+        for (size_t j = 0; j < parts.len && !w->failed; j++) {
+            if (parts.fields[j] == f->consequence)
+                walk_block(w, parts.items[j], sc);
+            else if (parts.fields[j] == f->guard)
+                walk_expr(w, parts.items[j], sc);
+            else
+                walk_pattern(w, parts.items[j], sc);
+        }
+        children_release(&parts);
+    }
+    children_release(&cases);
+}
+
+/* -- statements -- */
+
+static bool is_lambda(walker *w, TSNode node)
+{
+    return !ts_node_is_null(node) && kind(w, node) == K_LAMBDA;
+}
+
+static void walk_assignment(walker *w, TSNode node, scope *sc)
+{
+    const fields *f = &w->scan->f;
+    /* a = b = value: the value is evaluated first, then targets bound left to right */
+    TSNode targets[64];
+    size_t ntargets = 0;
+    TSNode value = node;
+    while (!ts_node_is_null(value) && kind(w, value) == K_ASSIGNMENT && ntargets < 64) {
+        TSNode type = field(w, value, f->type);
+        if (!ts_node_is_null(type))
+            walk_expr(w, type, sc);
+        targets[ntargets++] = field(w, value, f->left);
+        value = field(w, value, f->right);
+    }
+    bool has_value = !ts_node_is_null(value) && kind(w, value) != K_ASSIGNMENT;
+    /* NAME = lambda ...: a function in all but syntax, carried as code */
+    bool lambda_def = has_value && ntargets == 1 && kind(w, targets[0]) == K_IDENTIFIER &&
+                      is_lambda(w, value);
+    long previous = w->definition;
+    if (lambda_def)
+        previous = begin_definition(w, sc, targets[0], NB_BIND_FUNCTION);
+    if (has_value)
+        walk_expr(w, value, sc);
+    for (size_t i = 0; i < ntargets && !w->failed; i++) {
+        TSNode target = targets[i];
+        if (ts_node_is_null(target))
+            continue;
+        /* `x: int` without a value binds nothing at module level */
+        if (!has_value && sc->kind == SCOPE_MODULE && kind(w, target) == K_IDENTIFIER)
+            continue;
+        bind_target(w, target, sc, lambda_def ? NB_BIND_FUNCTION : NB_BIND_DATA);
+    }
+    if (lambda_def)
+        end_definition(w, previous);
+}
+
+static void walk_augmented(walker *w, TSNode node, scope *sc)
+{
+    const fields *f = &w->scan->f;
+    TSNode left = field(w, node, f->left);
+    TSNode right = field(w, node, f->right);
+    if (!ts_node_is_null(right))
+        walk_expr(w, right, sc);
+    if (ts_node_is_null(left))
+        return;
+    walk_expr(w, left, sc); /* x += 1 reads x */
+    bind_target(w, left, sc, NB_BIND_DATA);
+}
+
+static void walk_delete(walker *w, TSNode node, scope *sc)
+{
+    children ch;
+    get_children(w, node, &ch, true);
+    for (size_t i = 0; i < ch.len && !w->failed; i++) {
+        TSNode target = ch.items[i];
+        if (kind(w, target) == K_EXPRESSION_LIST) {
+            walk_delete(w, target, sc);
+            continue;
+        }
+        if (kind(w, target) == K_IDENTIFIER) {
+            walk_expr(w, target, sc); /* `del x` needs x */
+            if (sc->kind == SCOPE_MODULE)
+                module_delete(w, name_of(w, target));
+            continue;
+        }
+        walk_expr(w, target, sc);
+        if (kind(w, target) == K_ATTRIBUTE || kind(w, target) == K_SUBSCRIPT)
+            mutate(w, sc, target);
+    }
+    children_release(&ch);
+}
+
+static void walk_for(walker *w, TSNode node, scope *sc)
+{
+    const fields *f = &w->scan->f;
+    TSNode right = field(w, node, f->right);
+    TSNode left = field(w, node, f->left);
+    if (!ts_node_is_null(right))
+        walk_expr(w, right, sc);
+    if (!ts_node_is_null(left))
+        bind_target(w, left, sc, NB_BIND_DATA);
+    children ch;
+    get_children(w, node, &ch, true);
+    for (size_t i = 0; i < ch.len && !w->failed; i++)
+        if (ch.fields[i] == f->body || ch.fields[i] == f->alternative)
+            walk_stmt(w, ch.items[i], sc);
+    children_release(&ch);
+}
+
+/* except E as e / with A() as a: the expression is read, the target bound. */
+static void walk_as_pattern(walker *w, TSNode node, scope *sc)
+{
+    children ch;
+    get_children(w, node, &ch, true);
+    for (size_t i = 0; i < ch.len && !w->failed; i++) {
+        if (kind(w, ch.items[i]) == K_AS_PATTERN_TARGET)
+            bind_target(w, ch.items[i], sc, NB_BIND_DATA);
+        else
+            walk_expr(w, ch.items[i], sc);
+    }
+    children_release(&ch);
+}
+
+static void walk_except(walker *w, TSNode node, scope *sc)
+{
+    const fields *f = &w->scan->f;
+    children ch;
+    get_children(w, node, &ch, false);
+    for (size_t i = 0; i < ch.len && !w->failed; i++) {
+        TSNode c = ch.items[i];
+        if (!ts_node_is_named(c)) {
+            if (text_is(w, c, ","))
+                python2(w, c, "except E, e");
+            continue;
+        }
+        enum kind k = kind(w, c);
+        if (k == K_AS_PATTERN)
+            walk_as_pattern(w, c, sc);
+        else if (ch.fields[i] == f->alias)
+            bind_target(w, c, sc, NB_BIND_DATA);
+        else if (k == K_BLOCK)
+            walk_stmt(w, c, sc);
+        else if (k != K_COMMENT)
+            walk_expr(w, c, sc);
+    }
+    children_release(&ch);
+}
+
+static void walk_with_item(walker *w, TSNode node, scope *sc)
+{
+    TSNode value = field(w, node, w->scan->f.value);
+    if (ts_node_is_null(value))
+        return;
+    if (kind(w, value) == K_AS_PATTERN)
+        walk_as_pattern(w, value, sc);
+    else
+        walk_expr(w, value, sc);
+}
+
+static void declare(walker *w, TSNode node, idset *set, scope *sc)
+{
+    if (sc->kind == SCOPE_MODULE)
+        return;
+    children ch;
+    get_children(w, node, &ch, true);
+    for (size_t i = 0; i < ch.len; i++)
+        if (kind(w, ch.items[i]) == K_IDENTIFIER)
+            idset_add(set, name_of(w, ch.items[i]));
+    children_release(&ch);
+}
+
+static void walk_expression_statement(walker *w, TSNode node, scope *sc)
+{
+    children ch;
+    get_children(w, node, &ch, true);
+    for (size_t i = 0; i < ch.len && !w->failed; i++) {
+        TSNode c = ch.items[i];
+        switch (kind(w, c)) {
+        case K_ASSIGNMENT:
+            walk_assignment(w, c, sc);
+            break;
+        case K_AUGMENTED_ASSIGNMENT:
+            walk_augmented(w, c, sc);
+            break;
+        case K_CALL:
+            walk_expr(w, c, sc);
+            if (ch.len == 1)
+                call_mutations(w, c, sc, true);
+            break;
+        default:
+            walk_expr(w, c, sc);
+            break;
+        }
+    }
+    children_release(&ch);
+}
+
+static void walk_type_alias(walker *w, TSNode node, scope *sc)
+{
+    const fields *f = &w->scan->f;
+    TSNode left = field(w, node, f->left);
+    TSNode right = field(w, node, f->right);
+    /* the value of a type alias is evaluated lazily, like a function body */
+    scope lazy = { .kind = SCOPE_FUNCTION, .parent = sc };
+    if (!ts_node_is_null(right))
+        walk_expr(w, right, &lazy);
+    finish_function(w, &lazy);
+    scope_release(&lazy);
+    if (!ts_node_is_null(left) && ts_node_named_child_count(left) > 0) {
+        TSNode name = ts_node_named_child(left, 0);
+        if (kind(w, name) == K_IDENTIFIER)
+            bind(w, sc, name, NB_BIND_DATA);
+        else if (kind(w, name) == K_OTHER) /* generic_type: X[T] */
+            bind(w, sc, ts_node_named_child(name, 0), NB_BIND_DATA);
+    }
+}
+
+static void walk_stmt(walker *w, TSNode node, scope *sc)
+{
+    if (w->failed)
+        return;
+    if (++w->depth > MAX_DEPTH) {
+        fail(w, node, "too-deep", "nested too deeply to analyse");
+        return;
+    }
+    switch (kind(w, node)) {
+    case K_EXPRESSION_STATEMENT:
+        walk_expression_statement(w, node, sc);
+        break;
+    case K_IMPORT:
+        walk_import(w, node, sc);
+        break;
+    case K_IMPORT_FROM:
+        walk_import_from(w, node, sc, false);
+        break;
+    case K_FUTURE_IMPORT:
+        walk_import_from(w, node, sc, true);
+        break;
+    case K_FUNCTION_DEFINITION:
+        walk_function(w, node, sc, (TSNode){ 0 });
+        break;
+    case K_CLASS_DEFINITION:
+        walk_class(w, node, sc, (TSNode){ 0 });
+        break;
+    case K_DECORATED_DEFINITION: {
+        TSNode def = field(w, node, w->scan->f.definition);
+        if (ts_node_is_null(def))
+            break;
+        if (kind(w, def) == K_CLASS_DEFINITION)
+            walk_class(w, def, sc, node);
+        else
+            walk_function(w, def, sc, node);
+        break;
+    }
+    case K_FOR:
+        walk_for(w, node, sc);
+        break;
+    case K_EXCEPT:
+        walk_except(w, node, sc);
+        break;
+    case K_WITH_ITEM:
+        walk_with_item(w, node, sc);
+        break;
+    case K_GLOBAL:
+        declare(w, node, &sc->globals, sc);
+        break;
+    case K_NONLOCAL:
+        declare(w, node, &sc->nonlocals, sc);
+        break;
+    case K_DELETE:
+        walk_delete(w, node, sc);
+        break;
+    case K_MATCH:
+        walk_match(w, node, sc);
+        break;
+    case K_TYPE_ALIAS:
+        walk_type_alias(w, node, sc);
+        break;
+    case K_PRINT:
+        python2(w, node, "print statement");
+        break;
+    case K_EXEC:
+        python2(w, node, "exec statement");
+        break;
+    case K_RAISE:
+        if (ts_node_named_child_count(node) > 0 &&
+            kind(w, ts_node_named_child(node, 0)) == K_EXPRESSION_LIST)
+            python2(w, node, "raise E, message");
+        else
+            walk_named_children(w, node, sc);
+        break;
+    case K_COMMENT:
+        break;
+    default:
+        /* blocks, if/while/try/with and simple statements: their parts in order,
+         * statements as statements and everything else as expressions */
+        walk_block(w, node, sc);
+        break;
+    }
+    w->depth--;
+}
+
+static bool is_statement_kind(enum kind k)
+{
+    switch (k) {
+    case K_EXPRESSION_STATEMENT:
+    case K_IMPORT:
+    case K_IMPORT_FROM:
+    case K_FUTURE_IMPORT:
+    case K_FUNCTION_DEFINITION:
+    case K_CLASS_DEFINITION:
+    case K_DECORATED_DEFINITION:
+    case K_FOR:
+    case K_BLOCK:
+    case K_EXCEPT:
+    case K_WITH_ITEM:
+    case K_GLOBAL:
+    case K_NONLOCAL:
+    case K_DELETE:
+    case K_MATCH:
+    case K_TYPE_ALIAS:
+    case K_PRINT:
+    case K_EXEC:
+    case K_RAISE:
+    case K_COMMENT:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* The parts of a block or compound statement: statements and clauses are walked as
+ * statements, conditions and other expressions as expressions. */
+static void walk_block(walker *w, TSNode node, scope *sc)
+{
+    children ch;
+    get_children(w, node, &ch, true);
+    for (size_t i = 0; i < ch.len && !w->failed; i++) {
+        if (is_statement_kind(kind(w, ch.items[i])))
+            walk_stmt(w, ch.items[i], sc);
+        else
+            walk_expr(w, ch.items[i], sc);
+    }
+    children_release(&ch);
+}
+
+/* ---- Syntax errors --------------------------------------------------------------- */
+
+static bool is_error_node(const walker *w, TSNode node)
+{
+    return kind(w, node) == K_ERROR || ts_node_is_missing(node);
+}
+
+/* The first ERROR or MISSING node in document order, found without recursion (a cell
+ * may nest thousands of brackets). */
+static TSNode first_error(walker *w, TSNode root)
+{
+    TSNode node = root;
+    while (!is_error_node(w, node)) {
+        children ch;
+        get_children(w, node, &ch, false);
+        TSNode next = { 0 };
+        for (size_t i = 0; i < ch.len; i++) {
+            if (ts_node_has_error(ch.items[i]) || ts_node_is_missing(ch.items[i])) {
+                next = ch.items[i];
+                break;
+            }
+        }
+        children_release(&ch);
+        if (ts_node_is_null(next))
+            break;
+        node = next;
+    }
+    return node;
+}
+
+/* The first leaf inside NODE: the token the parser could not place. */
+static TSNode first_leaf(TSNode node)
+{
+    while (ts_node_child_count(node) > 0)
+        node = ts_node_child(node, 0);
+    return node;
+}
+
+static void report_syntax_error(walker *w, TSNode root)
+{
+    TSNode err = first_error(w, root);
+    char msg[160];
+    if (ts_node_is_missing(err)) {
+        const char *what = ts_node_type(err);
+        if (ts_node_is_named(err))
+            snprintf(msg, sizeof msg, "invalid syntax: expected %s", what);
+        else
+            snprintf(msg, sizeof msg, "invalid syntax: expected '%s'", what);
+    } else {
+        TSNode leaf = first_leaf(err);
+        uint32_t start = ts_node_start_byte(leaf), end = ts_node_end_byte(leaf);
+        int n = (int)(end - start < 30 ? end - start : 30);
+        const char *nl = memchr(w->text + start, '\n', (size_t)n);
+        if (nl)
+            n = (int)(nl - (w->text + start));
+        if (n > 0)
+            snprintf(msg, sizeof msg, "invalid syntax at '%.*s'", n, w->text + start);
+        else
+            snprintf(msg, sizeof msg, "invalid syntax");
+        err = leaf;
+    }
+    fail(w, err, "syntax-error", msg);
+}
+
+/* ---- One cell -------------------------------------------------------------------- */
+
+/* A statement's bytes, widened to whole lines when nothing else shares them. */
+static nb_stmt statement_extent(const walker *w, TSNode node, nb_binding_kind k)
+{
+    uint32_t start = ts_node_start_byte(node), end = ts_node_end_byte(node);
+    uint32_t s = start;
+    while (s > 0 && (w->text[s - 1] == ' ' || w->text[s - 1] == '\t'))
+        s--;
+    if (s == 0 || w->text[s - 1] == '\n')
+        start = s;
+    uint32_t e = end;
+    while (e < w->len && (w->text[e] == ' ' || w->text[e] == '\t' || w->text[e] == '\r'))
+        e++;
+    if (e < w->len && w->text[e] == '#')
+        while (e < w->len && w->text[e] != '\n')
+            e++;
+    if (e == w->len)
+        end = e;
+    else if (w->text[e] == '\n')
+        end = e + 1;
+    nb_stmt st = { .start = start, .end = end, .kind = k };
+    st.first_line = (int)ts_node_start_point(node).row + 1;
+    st.last_line = (int)ts_node_end_point(node).row + 1;
+    return st;
+}
+
+static void walk_module(walker *w, TSNode root)
+{
+    scope module = { .kind = SCOPE_MODULE };
+    children top;
+    get_children(w, root, &top, true);
+    for (size_t i = 0; i < top.len && !w->failed; i++) {
+        TSNode node = top.items[i];
+        if (kind(w, node) == K_COMMENT)
+            continue;
+        w->stmt = (uint32_t)w->nstmts;
+        w->stmt_kind = NB_BIND_DATA;
+        w->nstmt_defs = 0;
+        if (is_statement_kind(kind(w, node)))
+            walk_stmt(w, node, &module);
+        else
+            walk_expr(w, node, &module);
+        /* a statement that imports or defines code is code as a whole:
+         * try: import x / except ImportError: x = None */
+        if (w->stmt_kind != NB_BIND_DATA)
+            for (size_t d = 0; d < w->nstmt_defs; d++)
+                if (w->defs[w->stmt_defs[d]].def.kind == NB_BIND_DATA)
+                    w->defs[w->stmt_defs[d]].def.kind = w->stmt_kind;
+        w->stmts = nb_xgrow(w->stmts, &w->stmts_cap, w->nstmts + 1, sizeof *w->stmts);
+        w->stmts[w->nstmts++] = statement_extent(w, node, w->stmt_kind);
+    }
+    children_release(&top);
+    scope_release(&module);
+}
+
+/* Deferred reads of names the cell never binds are uses of the cell. */
+static void settle_deferred(walker *w)
+{
+    nb_pyscan *scan = w->scan;
+    stamp_clear(&scan->deferred_seen);
+    for (size_t i = 0; i < w->ndeferred; i++) {
+        pending *p = &w->deferred[i];
+        if (stamp_has(&scan->defined, p->name) || stamp_has(&scan->used, p->name) ||
+            stamp_has(&scan->deferred_seen, p->name))
+            continue;
+        stamp_add(&scan->deferred_seen, p->name);
+        w->uses = nb_xgrow(w->uses, &w->uses_cap, w->nuses + 1, sizeof *w->uses);
+        w->uses[w->nuses++] = (nb_use){ p->name, p->line, p->col, true };
+    }
+}
+
+static void copy_results(walker *w, nb_facts *out)
+{
+    nb_pool *pool = w->pool;
+    size_t ndefs = 0, ndeletes = 0;
+    for (size_t i = 0; i < w->ndefs; i++)
+        w->defs[i].deleted ? ndeletes++ : ndefs++;
+    out->defs = nb_pool_alloc(pool, (ndefs + 1) * sizeof *out->defs);
+    out->deletes = nb_pool_alloc(pool, (ndeletes + 1) * sizeof *out->deletes);
+    for (size_t i = 0; i < w->ndefs; i++) {
+        const nb_def *d = &w->defs[i].def;
+        if (w->defs[i].deleted)
+            out->deletes[out->ndeletes++] = (nb_ref){ d->name, d->line, d->col };
+        else
+            out->defs[out->ndefs++] = *d;
+    }
+    out->uses = nb_pool_memdup(pool, w->uses, w->nuses, sizeof *w->uses);
+    out->nuses = w->nuses;
+    out->mutations = nb_pool_memdup(pool, w->mutations, w->nmutations, sizeof *w->mutations);
+    out->nmutations = w->nmutations;
+    out->imports = nb_pool_memdup(pool, w->imports, w->nimports, sizeof *w->imports);
+    out->nimports = w->nimports;
+    out->stmts = nb_pool_memdup(pool, w->stmts, w->nstmts, sizeof *w->stmts);
+    out->nstmts = w->nstmts;
+    out->definitions = nb_pool_alloc(pool, (w->ndefinitions + 1) * sizeof *out->definitions);
+    out->ndefinitions = w->ndefinitions;
+    for (size_t i = 0; i < w->ndefinitions; i++) {
+        definition_entry *d = &w->definitions[i];
+        out->definitions[i] = d->def;
+        out->definitions[i].reads = nb_pool_memdup(pool, d->reads, d->nreads, sizeof *d->reads);
+        out->definitions[i].nreads = d->nreads;
+    }
+    out->star_import = w->star_import;
+    out->parsed = true;
+}
+
+static void walker_release(walker *w)
+{
+    free(w->defs);
+    free(w->uses);
+    free(w->mutations);
+    free(w->imports);
+    for (size_t i = 0; i < w->ndefinitions; i++)
+        free(w->definitions[i].reads);
+    free(w->definitions);
+    free(w->stmts);
+    free(w->deferred);
+    free(w->stmt_defs);
+}
+
+int nb_pyscan_cell(nb_pyscan *scan, const char *text, size_t len, nb_pool *pool, nb_facts *out,
+                   nb_diags *diags, nb_loc loc)
+{
+    memset(out, 0, sizeof *out);
+    if (len > UINT32_MAX) {
+        nb_diag_add(diags, NB_ERROR, "too-large", loc, "cell is larger than 4 GiB");
+        return -1;
+    }
+    walker w = { .scan = scan, .text = text, .len = len, .diags = diags, .loc = loc,
+                 .pool = pool, .definition = -1 };
+    stamp_clear(&scan->bound);
+    stamp_clear(&scan->used);
+    stamp_clear(&scan->defined);
+    stamp_clear(&scan->mutated);
+    stamp_clear(&scan->reads_seen);
+    TSTree *tree = ts_parser_parse_string(scan->parser, NULL, text, (uint32_t)len);
+    if (!tree) {
+        nb_diag_add(diags, NB_ERROR, "syntax-error", loc, "the parser gave up on this cell");
+        return -1;
+    }
+    TSNode root = ts_tree_root_node(tree);
+    if (ts_node_has_error(root))
+        report_syntax_error(&w, root);
+    else
+        walk_module(&w, root);
+    if (!w.failed) {
+        settle_deferred(&w);
+        copy_results(&w, out);
+    }
+    /* the shared cursor points into this tree: drop it before the tree goes */
+    if (scan->cursor_live) {
+        ts_tree_cursor_delete(&scan->cursor);
+        scan->cursor_live = false;
+    }
+    ts_tree_delete(tree);
+    walker_release(&w);
+    return w.failed ? -1 : 0;
+}

@@ -1,0 +1,70 @@
+#include "nb2pipe/text.h"
+
+#include <string.h>
+
+size_t nb_utf8_sequence(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t n;
+    unsigned min;
+    if (s[0] < 0x80)
+        return 1;
+    else if ((s[0] & 0xE0) == 0xC0)
+        n = 2, min = 0x80;
+    else if ((s[0] & 0xF0) == 0xE0)
+        n = 3, min = 0x800;
+    else if ((s[0] & 0xF8) == 0xF0)
+        n = 4, min = 0x10000;
+    else
+        return 0;
+    if (n > len)
+        return 0;
+    unsigned cp = s[0] & (0x7Fu >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3Fu);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+size_t nb_utf8_check(const char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        if ((unsigned char)s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n = nb_utf8_sequence(s + i, len - i);
+        if (n == 0)
+            return i;
+        i += n;
+    }
+    return len;
+}
+
+int nb_utf8_columns(const char *s, size_t len)
+{
+    int cols = 0;
+    for (size_t i = 0; i < len; i++)
+        if (((unsigned char)s[i] & 0xC0) != 0x80)
+            cols++;
+    return cols;
+}
+
+void nb_text_position(const char *text, size_t offset, int *line, int *col)
+{
+    int l = 1;
+    size_t line_start = 0;
+    for (size_t i = 0; i < offset; i++) {
+        if (text[i] == '\n') {
+            l++;
+            line_start = i + 1;
+        }
+    }
+    *line = l;
+    *col = nb_utf8_columns(text + line_start, offset - line_start) + 1;
+}
