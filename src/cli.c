@@ -164,7 +164,7 @@ static int cmd_analyze(cli *c, int argc, char **argv)
             }
             break;
         case 'h': fputs(analyze_help, stdout); goto done;
-        default: status = usage_error("analyze ", "invalid option"); goto done;
+        default: status = usage_error("analyze ", "unknown option '%s'", argv[optind - 1]); goto done;
         }
     }
     if (optind != argc - 1) {
@@ -258,6 +258,7 @@ int nb_cli_main(int argc, char **argv)
                   .color = isatty(STDERR_FILENO) && no_color == NULL };
         nb_diags_init(&c.diags);
         optind = 1; /* getopt_long over the command's own arguments */
+        opterr = 0; /* usage_error words the message */
         int status = commands[i].run(&c, argc - 1, argv + 1);
         nb_diags_release(&c.diags);
         return status;

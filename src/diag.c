@@ -102,11 +102,46 @@ static void render_location(const nb_diag *diag, nb_buf *out)
     nb_buf_putc(out, ':');
 }
 
-/* The source line, tabs shown as one space so that the caret lines up. */
+/* Byte offset of character CHARS in S (of LEN bytes). */
+static size_t char_offset(const char *s, size_t len, int chars)
+{
+    size_t i = 0;
+    for (int c = 0; c < chars && i < len; c++) {
+        i++;
+        while (i < len && ((unsigned char)s[i] & 0xC0) == 0x80)
+            i++;
+    }
+    return i;
+}
+
+enum { SOURCE_WINDOW = 100 }; /* characters of a long source line shown around the caret */
+
+/* The source line (a window of it around the caret when it is long), tabs shown as one
+ * space so that the caret lines up. */
 static void render_source(const nb_diag *diag, nb_buf *out)
 {
+    const char *src = diag->source_line;
+    size_t len = strlen(src);
+    int total = nb_utf8_columns(src, len);
+    int col = diag->loc.col > 0 ? diag->loc.col : 1;
+    int first = 0;
+    if (total > SOURCE_WINDOW) {
+        first = col - 1 - SOURCE_WINDOW / 2;
+        if (first > total - SOURCE_WINDOW)
+            first = total - SOURCE_WINDOW;
+        if (first < 0)
+            first = 0;
+    }
+    size_t start = char_offset(src, len, first);
+    size_t end = total > SOURCE_WINDOW ? start + char_offset(src + start, len - start, SOURCE_WINDOW)
+                                       : len;
+    bool cut_left = start > 0, cut_right = end < len;
     nb_buf line = NB_BUF_INIT;
-    nb_buf_add_printable(&line, diag->source_line, strlen(diag->source_line));
+    if (cut_left)
+        nb_buf_puts(&line, "...");
+    nb_buf_add_printable(&line, src + start, end - start);
+    if (cut_right)
+        nb_buf_puts(&line, "...");
     for (size_t i = 0; i < line.len; i++)
         if (line.data[i] == '\t')
             line.data[i] = ' ';
@@ -116,7 +151,7 @@ static void render_source(const nb_diag *diag, nb_buf *out)
     if (diag->loc.col > 0) {
         nb_buf_pad(out, ' ', (size_t)width);
         nb_buf_puts(out, " | ");
-        nb_buf_pad(out, ' ', (size_t)(diag->loc.col - 1));
+        nb_buf_pad(out, ' ', (size_t)(col - 1 - first + (cut_left ? 3 : 0)));
         nb_buf_puts(out, "^\n");
     }
     nb_buf_release(&line);

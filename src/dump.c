@@ -125,8 +125,8 @@ void nb_dump_analysis_text(const nb_analysis *an, nb_buf *out)
     const nb_notebook *nb = an->nb;
     nb_buf_puts(out, "notebook ");
     nb_buf_add_printable(out, nb->path, strlen(nb->path));
-    nb_buf_printf(out, ": nbformat %d.%d, %s, %zu cells (%zu code, %zu markdown, %zu raw)\n",
-                  nb->nbformat, nb->nbformat_minor, nb->language, nb->ncells,
+    nb_buf_printf(out, ": nbformat %d.%d, %s, %zu cell%s (%zu code, %zu markdown, %zu raw)\n",
+                  nb->nbformat, nb->nbformat_minor, nb->language, nb->ncells, nb->ncells == 1 ? "" : "s",
                   nb_notebook_count(nb, NB_CELL_CODE), nb_notebook_count(nb, NB_CELL_MARKDOWN),
                   nb_notebook_count(nb, NB_CELL_RAW));
     for (size_t i = 0; i < an->ncells; i++) {

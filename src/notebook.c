@@ -74,7 +74,7 @@ static bool has_conflict_markers(const char *data, size_t len)
 static json_t *parse_json(reader *r, const char *data, size_t len)
 {
     json_error_t err;
-    json_t *root = json_loadb(data, len, 0, &err);
+    json_t *root = json_loadb(data, len, JSON_DECODE_ANY, &err);
     if (root)
         return root;
     nb_diag *d = nb_diag_add(r->diags, NB_ERROR, "invalid-json",
@@ -89,10 +89,13 @@ static json_t *parse_json(reader *r, const char *data, size_t len)
 }
 
 /* Joins a nbformat multiline string (a string or a list of strings) into the pool,
- * turning CRLF into LF. Returns false when VALUE is neither. */
-static bool multiline_text(reader *r, json_t *value, const char **text, size_t *text_len)
+ * turning CRLF into LF. Returns false when VALUE is neither; *BAD_ITEM is then the
+ * 1-based position of the list item that is not a string (0 when VALUE is no list). */
+static bool multiline_text(reader *r, json_t *value, const char **text, size_t *text_len,
+                           size_t *bad_item)
 {
     nb_buf joined = NB_BUF_INIT;
+    *bad_item = 0;
     if (json_is_string(value)) {
         nb_buf_add(&joined, json_string_value(value), json_string_length(value));
     } else if (json_is_array(value)) {
@@ -100,6 +103,7 @@ static bool multiline_text(reader *r, json_t *value, const char **text, size_t *
         json_t *item;
         json_array_foreach(value, i, item) {
             if (!json_is_string(item)) {
+                *bad_item = i + 1;
                 nb_buf_release(&joined);
                 return false;
             }
@@ -230,6 +234,7 @@ static bool read_cell(reader *r, json_t *cell_json, int major, nb_cell *cell)
     }
     const char *source_key = (major < 4 && cell->type == NB_CELL_CODE && !heading) ? "input" : "source";
     json_t *source = json_object_get(cell_json, source_key);
+    size_t bad_item;
     if (!source && major < 4) {
         cell->source = ""; /* nbformat 3 allowed cells without text */
         cell->source_len = 0;
@@ -237,10 +242,15 @@ static bool read_cell(reader *r, json_t *cell_json, int major, nb_cell *cell)
         nb_diag_add(r->diags, NB_ERROR, "bad-cell", cell_loc(r, cell->number),
                     "cell has no 'source'");
         return false;
-    } else if (!multiline_text(r, source, &cell->source, &cell->source_len)) {
-        nb_diag_add(r->diags, NB_ERROR, "bad-cell", cell_loc(r, cell->number),
-                    "cell '%s' is %s, expected a string or a list of strings", source_key,
-                    json_type_name(source));
+    } else if (!multiline_text(r, source, &cell->source, &cell->source_len, &bad_item)) {
+        if (bad_item)
+            nb_diag_add(r->diags, NB_ERROR, "bad-cell", cell_loc(r, cell->number),
+                        "item %zu of cell '%s' is %s, expected a string", bad_item, source_key,
+                        json_type_name(json_array_get(source, bad_item - 1)));
+        else
+            nb_diag_add(r->diags, NB_ERROR, "bad-cell", cell_loc(r, cell->number),
+                        "cell '%s' is %s, expected a string or a list of strings", source_key,
+                        json_type_name(source));
         return false;
     }
     if (heading)

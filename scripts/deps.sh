@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian packages nb2pipe needs, only those missing: idempotent, and
+# quick (no apt-get update) when everything is already there.
+#   scripts/deps.sh           to build nb2pipe and run converted pipelines
+#   scripts/deps.sh --tests   also what the test suite needs
+set -euo pipefail
+
+packages=(
+  cmake make gcc pkg-config
+  libjansson-dev libpcre2-dev libyaml-dev libtree-sitter-dev libxxhash-dev
+  python3 python3-pandas python3-sklearn
+)
+if [[ "${1:-}" == "--tests" ]]; then
+  packages+=(
+    libcmocka-dev valgrind
+    python3-nbformat python3-yaml python3-jsonschema python3-pytest
+  )
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+# npm fetches the pinned grammar once; any npm will do (the machine's own or Debian's)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+
+if ((${#missing[@]})); then
+  sudo=()
+  if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
+  echo "deps: installing ${missing[*]}" >&2
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+fi

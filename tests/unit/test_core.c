@@ -1,0 +1,155 @@
+/* The shared pieces: nb_buf, the pool, the name interner, the escaping layer and the
+ * diagnostics renderer. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "nb2pipe/alloc.h"
+#include "nb2pipe/buf.h"
+#include "nb2pipe/diag.h"
+#include "nb2pipe/names.h"
+#include "nb2pipe/text.h"
+#include "nb2pipe/writer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void test_buf(void **state)
+{
+    (void)state;
+    nb_buf b = NB_BUF_INIT;
+    assert_string_equal(b.data, "");
+    nb_buf_puts(&b, "abc");
+    nb_buf_putc(&b, '-');
+    nb_buf_printf(&b, "%d/%s", 42, "x");
+    assert_string_equal(b.data, "abc-42/x");
+    for (int i = 0; i < 1000; i++)
+        nb_buf_printf(&b, "%0300d", i); /* longer than printf's stack buffer */
+    assert_int_equal(b.len, 8 + 300 * 1000);
+    assert_int_equal(b.data[b.len], '\0');
+    nb_buf_truncate(&b, 3);
+    assert_string_equal(b.data, "abc");
+    nb_buf_pad(&b, '#', 2);
+    assert_true(nb_buf_equals(&b, "abc##", 5));
+    size_t len;
+    char *s = nb_buf_detach(&b, &len);
+    assert_string_equal(s, "abc##");
+    assert_int_equal(len, 5);
+    assert_int_equal(b.len, 0);
+    assert_string_equal(b.data, "");
+    free(s);
+    nb_buf_release(&b);
+}
+
+static void test_pool(void **state)
+{
+    (void)state;
+    nb_pool pool = NB_POOL_INIT;
+    char *small = nb_pool_strdup(&pool, "hello");
+    char *big = nb_pool_alloc(&pool, 200000); /* a block of its own */
+    memset(big, 'x', 200000);
+    char *after = nb_pool_strdup(&pool, "after");
+    assert_string_equal(small, "hello");
+    assert_string_equal(after, "after");
+    assert_null(nb_pool_memdup(&pool, small, 0, 1));
+    nb_pool_release(&pool);
+    assert_null(pool.head);
+}
+
+static void test_names(void **state)
+{
+    (void)state;
+    nb_names *names = nb_names_new();
+    nb_name a = nb_names_intern(names, "alpha", 5);
+    nb_name b = nb_names_intern(names, "beta", 4);
+    assert_int_not_equal(a, NB_NO_NAME);
+    assert_int_not_equal(a, b);
+    assert_int_equal(nb_names_intern(names, "alphabet", 5), a);
+    assert_int_equal(nb_names_find(names, "beta", 4), b);
+    assert_int_equal(nb_names_find(names, "gamma", 5), NB_NO_NAME);
+    char key[32];
+    for (int i = 0; i < 5000; i++) { /* forces several rehashes */
+        int n = snprintf(key, sizeof key, "name%d", i);
+        nb_names_intern(names, key, (size_t)n);
+    }
+    assert_int_equal(nb_names_count(names), 5002);
+    assert_string_equal(nb_names_str(names, a), "alpha");
+    assert_int_equal(nb_names_find(names, "name4999", 8), 5002);
+    nb_names_free(names);
+}
+
+static void test_utf8(void **state)
+{
+    (void)state;
+    assert_int_equal(nb_utf8_check("caf\xc3\xa9", 5), 5);
+    assert_int_equal(nb_utf8_check("caf\xe9!", 5), 3);
+    assert_int_equal(nb_utf8_check("\xed\xa0\x80", 3), 0);     /* a surrogate */
+    assert_int_equal(nb_utf8_check("\xc0\xaf", 2), 0);         /* overlong */
+    assert_int_equal(nb_utf8_check("\xf4\x90\x80\x80", 4), 0); /* beyond U+10FFFF */
+    int line, col;
+    nb_text_position("ab\ncd\xc3\xa9" "f", 7, &line, &col);
+    assert_int_equal(line, 2);
+    assert_int_equal(col, 4);
+}
+
+static void test_writer(void **state)
+{
+    (void)state;
+    nb_buf b = NB_BUF_INIT;
+    nb_write_py_string(&b, "a\"b\\c\nd\x01{}", 10);
+    assert_string_equal(b.data, "\"a\\\"b\\\\c\\nd\\x01{}\"");
+    nb_buf_reset(&b);
+    nb_write_py_fstring_text(&b, "{x}", 3);
+    assert_string_equal(b.data, "{{x}}");
+    nb_buf_reset(&b);
+    nb_write_sh_word(&b, "steps/a_b.py", 12);
+    nb_buf_putc(&b, ' ');
+    nb_write_sh_word(&b, "it's $(x)", 9);
+    nb_buf_putc(&b, ' ');
+    nb_write_sh_word(&b, "", 0);
+    assert_string_equal(b.data, "steps/a_b.py 'it'\\''s $(x)' ''");
+    nb_buf_reset(&b);
+    nb_write_dot_string(&b, "a\"b\nc", 5);
+    assert_string_equal(b.data, "\"a\\\"b\\nc\"");
+    nb_buf_release(&b);
+}
+
+static void test_diag_text(void **state)
+{
+    (void)state;
+    nb_diags d = NB_DIAGS_INIT;
+    nb_loc loc = { "nb.ipynb", 3, 2, 5 };
+    nb_diag *diag = nb_diag_add(&d, NB_ERROR, "undefined-name", loc, "'%s' is not defined", "df\x1b[31m");
+    nb_diag_set_source(diag, "first\nx = df + 1\n", 17);
+    nb_diag_add(&d, NB_WARNING, "w", (nb_loc){ "nb.ipynb", 0, 0, 0 }, "whole file");
+    nb_buf out = NB_BUF_INIT;
+    nb_diags_render_text(&d, &out, false);
+    assert_string_equal(out.data,
+                        "nb.ipynb:cell 3:2:5: error: 'df\\x1b[31m' is not defined [undefined-name]\n"
+                        "    2 | x = df + 1\n"
+                        "      |     ^\n"
+                        "nb.ipynb: warning: whole file [w]\n");
+    assert_int_equal(d.errors, 1);
+    assert_int_equal(d.warnings, 1);
+    json_t *j = nb_diags_to_json(&d);
+    assert_int_equal(json_array_size(j), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "code")),
+                        "undefined-name");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(j, 0), "column")), 5);
+    assert_true(json_is_null(json_object_get(json_array_get(j, 1), "cell")));
+    json_decref(j);
+    nb_buf_release(&out);
+    nb_diags_release(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_buf),       cmocka_unit_test(test_pool),
+        cmocka_unit_test(test_names),     cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_writer),    cmocka_unit_test(test_diag_text),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
