@@ -858,29 +858,53 @@ static void comment_body_lines(cell_ctx *cc, size_t pos)
 }
 
 /* %%bash and friends: the interpreter reads the body on its standard input, as
- * IPython's %%script does; %%script names the interpreter in its arguments. */
-static void write_script_call(cell_ctx *cc, line_ctx *c, const magic_rule *rule, span body)
+ * IPython's %%script does; %%script names the interpreter in its arguments. Of the
+ * options, --no-raise-error maps to check=False; the others (--bg, --out VAR...) change
+ * what the cell does in ways a step cannot reproduce. */
+static void write_script_call(cell_ctx *cc, line_ctx *c, const magic_rule *rule, span body,
+                              nb_magic *mg)
 {
     nb_buf *py = &cc->res->python;
-    nb_buf_puts(py, "import subprocess; subprocess.run([");
-    span args = trim(c->parts.rest);
-    nb_buf word = NB_BUF_INIT;
-    bool first = true;
+    nb_buf argv = NB_BUF_INIT, word = NB_BUF_INIT;
+    bool check = true, first = true;
     if (strcmp(rule->name, "script") != 0) {
-        nb_write_py_string(py, c->parts.name.s, c->parts.name.len);
+        nb_write_py_string(&argv, c->parts.name.s, c->parts.name.len);
         first = false;
     }
+    span args = trim(c->parts.rest);
     size_t i = 0;
     while ((i = next_word(args, i, &word)), word.len > 0) {
+        if (first == false && word.data[0] == '-' && word.data[1] == '-') {
+            if (strcmp(word.data, "--no-raise-error") == 0) {
+                check = false;
+                continue;
+            }
+            mg->action = NB_MAGIC_UNSUPPORTED;
+            mg->why = "this %%script option has no equivalent in a pipeline step";
+            break;
+        }
         if (!first)
-            nb_buf_puts(py, ", ");
-        nb_write_py_string(py, word.data, word.len);
+            nb_buf_puts(&argv, ", ");
+        nb_write_py_string(&argv, word.data, word.len);
         first = false;
     }
+    if (mg->action == NB_MAGIC_UNSUPPORTED || first) {
+        if (first) {
+            mg->action = NB_MAGIC_UNSUPPORTED;
+            mg->why = "%%script without a program";
+        }
+        nb_buf_puts(py, "# unsupported: ");
+        nb_buf_add(py, c->line.s, c->line.len);
+    } else {
+        nb_buf_puts(py, "import subprocess; subprocess.run([");
+        nb_buf_add(py, argv.data, argv.len);
+        nb_buf_puts(py, "], input=");
+        nb_write_py_string(py, body.s, body.len);
+        nb_buf_printf(py, ", text=True, check=%s)", check ? "True" : "False");
+        add_origin_comment(c);
+    }
+    nb_buf_release(&argv);
     nb_buf_release(&word);
-    nb_buf_puts(py, "], input=");
-    nb_write_py_string(py, body.s, body.len);
-    nb_buf_puts(py, ", text=True, check=True)");
 }
 
 static void write_writefile(cell_ctx *cc, line_ctx *c, span body, nb_magic *mg)
@@ -929,8 +953,7 @@ static size_t translate_cell_magic(cell_ctx *cc, span first, bool has_newline, s
         nb_buf_add(py, first.s, first.len);
         return body_start;
     case C_SCRIPT:
-        write_script_call(cc, &c, rule, body);
-        add_origin_comment(&c);
+        write_script_call(cc, &c, rule, body, mg);
         break;
     case C_WRITEFILE:
         write_writefile(cc, &c, body, mg);
@@ -948,6 +971,46 @@ static size_t translate_cell_magic(cell_ctx *cc, span first, bool has_newline, s
     return cc->len;
 }
 
+static bool ends_with_backslash(span line)
+{
+    span t = trim(line);
+    return t.len && t.s[t.len - 1] == '\\';
+}
+
+/* IPython joins a magic or shell line with the lines its trailing backslashes continue:
+ * each backslash is dropped and the parts are joined with a space. Returns the number
+ * of lines joined (1 when LINE does not continue) and the logical line in JOINED. */
+static int join_continued(const cell_ctx *cc, span line, size_t next, nb_buf *joined)
+{
+    nb_buf_reset(joined);
+    int count = 1;
+    span part = line;
+    while (ends_with_backslash(part) && next < cc->len) {
+        span t = trim(part);
+        nb_buf_add(joined, part.s, (size_t)(t.s - part.s) + t.len - 1);
+        nb_buf_putc(joined, ' ');
+        bool nl;
+        part = line_at(cc, next, &nl);
+        next += part.len + nl;
+        count++;
+    }
+    nb_buf_add(joined, part.s, part.len);
+    return count;
+}
+
+/* The lines after the first of a continued magic, commented out. */
+static size_t comment_continuation(cell_ctx *cc, size_t pos, int lines)
+{
+    for (int i = 0; i < lines && pos < cc->len; i++) {
+        bool nl;
+        span line = line_at(cc, pos, &nl);
+        nb_buf_puts(&cc->res->python, "\n# > ");
+        nb_buf_add(&cc->res->python, line.s, line.len);
+        pos += line.len + nl;
+    }
+    return pos;
+}
+
 void nb_magics_translate(const nb_magics *m, const char *src, size_t len, nb_magic_result *res)
 {
     nb_buf_reset(&res->python);
@@ -955,29 +1018,39 @@ void nb_magics_translate(const nb_magics *m, const char *src, size_t len, nb_mag
     free_packages(res);
     cell_ctx cc = { .m = m, .res = res, .src = src, .len = len };
     lex_state st = { 0 };
+    nb_buf joined = NB_BUF_INIT;
     size_t pos = 0;
     int line_no = 1;
-    bool seen_code = false;
+    /* a cell magic may open the cell, or the body of a cell magic that keeps it */
+    bool cell_magic_allowed = true;
     while (pos < len) {
         bool nl;
         span line = line_at(&cc, pos, &nl);
         size_t next = pos + line.len + nl;
         span content = trim(line);
-        if (!seen_code && content.len >= 2 && memcmp(content.s, "%%", 2) == 0 &&
+        if (cell_magic_allowed && content.len >= 2 && memcmp(content.s, "%%", 2) == 0 &&
             content.s == line.s) {
             size_t resume = translate_cell_magic(&cc, line, nl, next, line_no);
             if (resume == len)
-                return;
+                break;
             nb_buf_putc(&res->python, '\n');
             pos = next;
             line_no++;
-            seen_code = true;
-            continue;
+            continue; /* the kept body may itself start with a cell magic */
         }
         if (content.len)
-            seen_code = true;
-        bool handled = at_statement_start(&st) && content.len &&
-                       translate_ipython_line(&cc, line, line_no);
+            cell_magic_allowed = false;
+        bool handled = false;
+        if (at_statement_start(&st) && content.len) {
+            int lines = join_continued(&cc, line, next, &joined);
+            span logical = { joined.data, joined.len };
+            handled = translate_ipython_line(&cc, logical, line_no);
+            if (handled && lines > 1) {
+                next = comment_continuation(&cc, next, lines - 1);
+                nl = next > 0 && src[next - 1] == '\n';
+                line_no += lines - 1;
+            }
+        }
         if (!handled) {
             nb_buf_add(&res->python, line.s, line.len);
             lex_line(&st, line);
@@ -987,4 +1060,5 @@ void nb_magics_translate(const nb_magics *m, const char *src, size_t len, nb_mag
         pos = next;
         line_no++;
     }
+    nb_buf_release(&joined);
 }

@@ -74,7 +74,9 @@ static bool has_conflict_markers(const char *data, size_t len)
 static json_t *parse_json(reader *r, const char *data, size_t len)
 {
     json_error_t err;
-    json_t *root = json_loadb(data, len, JSON_DECODE_ANY, &err);
+    /* \u0000 is valid JSON and shows up in outputs; a NUL in a cell's text is refused
+     * when the cell is read */
+    json_t *root = json_loadb(data, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
     if (root)
         return root;
     nb_diag *d = nb_diag_add(r->diags, NB_ERROR, "invalid-json",
@@ -227,7 +229,14 @@ static bool read_cell(reader *r, json_t *cell_json, int major, nb_cell *cell)
         heading = true;
     else if (major < 4 && strcmp(type_name, "plaintext") == 0)
         cell->type = NB_CELL_RAW;
-    else {
+    else if (major == 4 && r->nb->nbformat_minor > 5) {
+        /* a notebook from a newer nbformat may hold cell types we do not know; nbformat
+         * itself keeps them and so we pass them by, like raw cells */
+        nb_diag_add(r->diags, NB_WARNING, "unknown-cell-type", cell_loc(r, cell->number),
+                    "unknown cell type '%s' from nbformat 4.%d: ignored", type_name,
+                    r->nb->nbformat_minor);
+        cell->type = NB_CELL_RAW;
+    } else {
         nb_diag_add(r->diags, NB_ERROR, "bad-cell", cell_loc(r, cell->number),
                     "unknown cell type '%s' (expected code, markdown or raw)", type_name);
         return false;
@@ -251,6 +260,16 @@ static bool read_cell(reader *r, json_t *cell_json, int major, nb_cell *cell)
             nb_diag_add(r->diags, NB_ERROR, "bad-cell", cell_loc(r, cell->number),
                         "cell '%s' is %s, expected a string or a list of strings", source_key,
                         json_type_name(source));
+        return false;
+    }
+    if (memchr(cell->source, '\0', cell->source_len)) {
+        int line, col;
+        nb_text_position(cell->source, (size_t)((const char *)memchr(cell->source, '\0',
+                                                                     cell->source_len) - cell->source),
+                         &line, &col);
+        nb_diag_add(r->diags, NB_ERROR, "nul-byte",
+                    (nb_loc){ .file = r->path, .cell = cell->number, .line = line, .col = col },
+                    "NUL character (\\u0000) in the cell's text");
         return false;
     }
     if (heading)
