@@ -140,16 +140,22 @@ static void resolve(nb_analysis *an, const nb_analysis_opts *opts, nb_diags *dia
     }
     for (size_t c = 0; c < an->ncells; c++) {
         nb_code_cell *cc = &an->cells[c];
-        const nb_facts *f = &cc->facts;
+        nb_facts *f = &cc->facts;
         int number = cc->cell->number;
         cc->providers = nb_pool_alloc(&an->pool, (f->nuses + 1) * sizeof *cc->providers);
         for (size_t i = 0; i < f->nuses; i++)
             resolve_use(&r, cc, &f->uses[i], &cc->providers[i]);
+        /* plt.figure() changes a module's state, not data any step loads: drop
+         * mutations of names whose latest binding is code */
+        size_t kept = 0;
         for (size_t i = 0; i < f->nmutations; i++) {
             nb_name n = f->mutations[i].name;
-            if (!r.code[n]) /* plt.figure() changes a module, not data */
-                r.latest[n] = number;
+            if (r.code[n])
+                continue;
+            f->mutations[kept++] = f->mutations[i];
+            r.latest[n] = number;
         }
+        f->nmutations = kept;
         for (size_t i = 0; i < f->ndefs; i++) {
             r.latest[f->defs[i].name] = number;
             r.code[f->defs[i].name] = f->defs[i].kind != NB_BIND_DATA;
