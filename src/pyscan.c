@@ -79,6 +79,7 @@ enum kind {
     K_INTEGER,
     K_STRING,
     K_COMPARISON,
+    K_CONDITIONAL,
     K_TRUE,
     K_COMMENT,
     K_ERROR,
@@ -164,6 +165,7 @@ static const struct {
     { "integer", K_INTEGER },
     { "string", K_STRING },
     { "comparison_operator", K_COMPARISON },
+    { "conditional_expression", K_CONDITIONAL },
     { "true", K_TRUE },
     { "comment", K_COMMENT },
     { "ERROR", K_ERROR },
@@ -691,6 +693,8 @@ static void module_bind(walker *w, nb_name name, TSNode at, nb_binding_kind kind
     }
     e->def.kind = kind;
     e->def.stmt = w->stmt;
+    if (!runs_now)
+        return; /* bound through `global` when a function runs: plain data */
     if (kind != NB_BIND_DATA && w->stmt_kind == NB_BIND_DATA)
         w->stmt_kind = kind;
     w->stmt_defs = nb_xgrow(w->stmt_defs, &w->stmt_defs_cap, w->nstmt_defs + 1,
@@ -924,16 +928,19 @@ static void call_mutations(walker *w, TSNode call, scope *sc, bool statement)
     TSNode args = field(w, call, f->arguments);
     if (ts_node_is_null(fn))
         return;
+    /* shuffle(x), random.shuffle(x), rng.shuffle(x) */
+    TSNode callee = kind(w, fn) == K_ATTRIBUTE ? field(w, fn, f->attribute) : fn;
+    if (!ts_node_is_null(callee) && kind(w, callee) == K_IDENTIFIER &&
+        name_of(w, callee) == w->scan->n_shuffle && !ts_node_is_null(args) &&
+        ts_node_named_child_count(args) > 0) {
+        TSNode first = ts_node_named_child(args, 0);
+        if (kind(w, first) == K_IDENTIFIER)
+            add_mutation(w, name_of(w, first), first);
+        return;
+    }
     if (kind(w, fn) == K_ATTRIBUTE) {
         TSNode method = field(w, fn, f->attribute);
         TSNode receiver = field(w, fn, f->object);
-        if (!ts_node_is_null(method) && name_of(w, method) == w->scan->n_shuffle &&
-            !ts_node_is_null(args) && ts_node_named_child_count(args) > 0) {
-            TSNode first = ts_node_named_child(args, 0);
-            if (kind(w, first) == K_IDENTIFIER)
-                add_mutation(w, name_of(w, first), first);
-            return;
-        }
         bool mutates = has_inplace_true(w, args) ||
                        (statement && !ts_node_is_null(method) && !is_pure_method(w, method));
         if (mutates && !ts_node_is_null(receiver))
@@ -963,8 +970,11 @@ static void walk_comprehension(walker *w, TSNode node, scope *sc)
         if (!ts_node_is_null(left))
             bind_target(w, left, &comp, NB_BIND_DATA);
     }
+    /* then the other clauses in order, and the element (or key: value) last */
     first_iter = true;
     for (size_t i = 0; i < ch.len && !w->failed; i++) {
+        if (ch.fields[i] == w->scan->f.body)
+            continue;
         if (kind(w, ch.items[i]) == K_FOR_IN_CLAUSE) {
             TSNode right = field(w, ch.items[i], w->scan->f.right);
             if (!first_iter && !ts_node_is_null(right))
@@ -974,6 +984,9 @@ static void walk_comprehension(walker *w, TSNode node, scope *sc)
         }
         walk_expr(w, ch.items[i], &comp);
     }
+    for (size_t i = 0; i < ch.len && !w->failed; i++)
+        if (ch.fields[i] == w->scan->f.body)
+            walk_expr(w, ch.items[i], &comp);
     children_release(&ch);
     scope_release(&comp);
 }
@@ -1058,6 +1071,19 @@ static void walk_expr(walker *w, TSNode node, scope *sc)
             walk_expr(w, value, sc);
         if (!ts_node_is_null(name))
             bind(w, walrus_scope(sc), name, NB_BIND_DATA);
+        break;
+    }
+    case K_CONDITIONAL: {
+        /* a if cond else b evaluates cond first */
+        children ch;
+        get_children(w, node, &ch, true);
+        static const size_t order[] = { 1, 0, 2 };
+        for (size_t i = 0; i < 3 && !w->failed; i++)
+            if (order[i] < ch.len)
+                walk_expr(w, ch.items[order[i]], sc);
+        for (size_t i = 3; i < ch.len && !w->failed; i++)
+            walk_expr(w, ch.items[i], sc);
+        children_release(&ch);
         break;
     }
     case K_INTEGER:
@@ -1181,13 +1207,14 @@ static void walk_function(walker *w, TSNode node, scope *sc, TSNode decorated)
     TSNode ret = field(w, node, f->return_type);
     if (!ts_node_is_null(ret))
         walk_expr(w, ret, sc);
+    /* the name is bound when the def runs; the body runs later */
+    if (!ts_node_is_null(name))
+        bind(w, sc, name, NB_BIND_FUNCTION);
     TSNode body = field(w, node, f->body);
     if (!ts_node_is_null(body))
         walk_block(w, body, &fn);
     finish_function(w, &fn);
     scope_release(&fn);
-    if (!ts_node_is_null(name))
-        bind(w, sc, name, NB_BIND_FUNCTION);
     end_definition(w, previous);
 }
 
@@ -1446,12 +1473,13 @@ static void walk_augmented(walker *w, TSNode node, scope *sc)
     const fields *f = &w->scan->f;
     TSNode left = field(w, node, f->left);
     TSNode right = field(w, node, f->right);
+    /* x[i] += v reads x and i, then v, then stores */
+    if (!ts_node_is_null(left))
+        walk_expr(w, left, sc);
     if (!ts_node_is_null(right))
         walk_expr(w, right, sc);
-    if (ts_node_is_null(left))
-        return;
-    walk_expr(w, left, sc); /* x += 1 reads x */
-    bind_target(w, left, sc, NB_BIND_DATA);
+    if (!ts_node_is_null(left))
+        bind_target(w, left, sc, NB_BIND_DATA);
 }
 
 static void walk_delete(walker *w, TSNode node, scope *sc)
@@ -1842,8 +1870,7 @@ static void walk_module(walker *w, TSNode root)
          * try: import x / except ImportError: x = None */
         if (w->stmt_kind != NB_BIND_DATA)
             for (size_t d = 0; d < w->nstmt_defs; d++)
-                if (w->defs[w->stmt_defs[d]].def.kind == NB_BIND_DATA)
-                    w->defs[w->stmt_defs[d]].def.kind = w->stmt_kind;
+                w->defs[w->stmt_defs[d]].def.kind = w->stmt_kind;
         w->stmts = nb_xgrow(w->stmts, &w->stmts_cap, w->nstmts + 1, sizeof *w->stmts);
         w->stmts[w->nstmts++] = statement_extent(w, node, w->stmt_kind);
     }
