@@ -55,16 +55,21 @@ static void report_magics(const nb_analysis *an, const nb_code_cell *cc, nb_diag
     }
 }
 
-/* Cell-level dataflow: walk the cells in order keeping, per name, the latest cell that
- * bound or changed it. Linear in the number of facts. */
+/* Cell-level dataflow: walk the included cells in order keeping, per name, the latest
+ * cell that bound or changed it. Linear in the number of facts (plus the reads of the
+ * functions each cell uses). */
 typedef struct resolver {
     nb_analysis *an;
     nb_diags *diags;
-    int *first_def;    /* by name id: first cell number that binds it, 0 if none */
-    int *latest;       /* by name id: latest binding/changing cell so far, -N if deleted in N */
-    uint8_t *code;     /* by name id: the latest binding is code (import/def/class) */
-    uint8_t *allowed;  /* by name id: --allow-undefined */
-    int star_cell;     /* latest cell with `import *` so far */
+    int *first_def;   /* by name id: first included cell number that binds it, 0 if none */
+    int *latest;      /* by name id: latest binding/changing cell so far, -N if deleted in N */
+    uint8_t *kind;    /* by name id: nb_binding_kind of that latest binding */
+    const nb_definition **definition; /* by name id: the def/class it is bound to, or NULL */
+    uint8_t *allowed; /* by name id: --allow-undefined */
+    int *seen;        /* by name id: cell number whose implied reads already hold it */
+    int star_cell;    /* latest cell with `import *` so far */
+    nb_implied *implied; /* the current cell's implied uses, copied into the pool */
+    size_t nimplied, implied_cap;
 } resolver;
 
 static void note_def_location(resolver *r, nb_name name, int cell_number)
@@ -85,14 +90,14 @@ static void resolve_use(resolver *r, const nb_code_cell *cc, const nb_use *use, 
     int latest = r->latest[use->name];
     int first = r->first_def[use->name];
     if (latest > 0) {
-        *p = (nb_provider){ NB_PROVIDED, latest };
+        *p = (nb_provider){ NB_PROVIDED, latest, (nb_binding_kind)r->kind[use->name] };
     } else if (latest < 0) {
-        *p = (nb_provider){ NB_DELETED, -latest };
+        *p = (nb_provider){ NB_DELETED, -latest, NB_BIND_DATA };
         nb_diag *d = nb_diag_add(r->diags, NB_ERROR, "use-after-del", loc,
                                  "'%s' is used after cell %d deletes it", name, -latest);
         nb_diag_set_source(d, cc->cell->source, cc->cell->source_len);
     } else if (first > 0) {
-        *p = (nb_provider){ NB_DEFINED_LATER, first };
+        *p = (nb_provider){ NB_DEFINED_LATER, first, NB_BIND_DATA };
         if (!use->deferred) {
             nb_diag *d = nb_diag_add(
                 r->diags, NB_ERROR, "use-before-def", loc,
@@ -102,11 +107,11 @@ static void resolve_use(resolver *r, const nb_code_cell *cc, const nb_use *use, 
             note_def_location(r, use->name, first);
         }
     } else if (r->allowed[use->name]) {
-        *p = (nb_provider){ NB_ALLOWED, 0 };
+        *p = (nb_provider){ NB_ALLOWED, 0, NB_BIND_DATA };
     } else if (r->star_cell > 0) {
-        *p = (nb_provider){ NB_FROM_STAR_IMPORT, r->star_cell };
+        *p = (nb_provider){ NB_FROM_STAR_IMPORT, r->star_cell, NB_BIND_IMPORT };
     } else {
-        *p = (nb_provider){ NB_UNDEFINED, 0 };
+        *p = (nb_provider){ NB_UNDEFINED, 0, NB_BIND_DATA };
         nb_diag *d = nb_diag_add(r->diags, NB_ERROR, "undefined-name", loc,
                                  use->deferred
                                      ? "'%s' is read in a function body but no cell defines it "
@@ -118,14 +123,90 @@ static void resolve_use(resolver *r, const nb_code_cell *cc, const nb_use *use, 
     }
 }
 
-static void resolve(nb_analysis *an, const nb_analysis_opts *opts, nb_diags *diags)
+/* The globals that function or class VIA reads, and those its reads read in turn, as
+ * they are bound when cell CC runs. Names the cell binds itself are its own business. */
+static void add_implied_reads(resolver *r, const nb_code_cell *cc, nb_name via,
+                              const nb_definition *def, const uint8_t *bound_here)
+{
+    for (size_t i = 0; i < def->nreads; i++) {
+        nb_name n = def->reads[i];
+        if (bound_here[n] || r->seen[n] == cc->cell->number || r->latest[n] <= 0)
+            continue;
+        r->seen[n] = cc->cell->number;
+        r->implied = nb_xgrow(r->implied, &r->implied_cap, r->nimplied + 1, sizeof *r->implied);
+        r->implied[r->nimplied++] = (nb_implied){
+            n, via, { NB_PROVIDED, r->latest[n], (nb_binding_kind)r->kind[n] }
+        };
+        if (r->definition[n])
+            add_implied_reads(r, cc, via, r->definition[n], bound_here);
+    }
+}
+
+static void resolve_cell(resolver *r, nb_code_cell *cc, uint8_t *bound_here)
+{
+    nb_analysis *an = r->an;
+    nb_facts *f = &cc->facts;
+    int number = cc->cell->number;
+    cc->providers = nb_pool_alloc(&an->pool, (f->nuses + 1) * sizeof *cc->providers);
+    for (size_t i = 0; i < f->ndefs; i++)
+        bound_here[f->defs[i].name] = 1;
+    r->nimplied = 0;
+    for (size_t i = 0; i < f->nuses; i++) {
+        resolve_use(r, cc, &f->uses[i], &cc->providers[i]);
+        r->seen[f->uses[i].name] = number;
+    }
+    for (size_t i = 0; i < f->nuses; i++) {
+        const nb_definition *def = r->definition[f->uses[i].name];
+        if (cc->providers[i].status == NB_PROVIDED && def)
+            add_implied_reads(r, cc, f->uses[i].name, def, bound_here);
+    }
+    cc->implied = nb_pool_memdup(&an->pool, r->implied, r->nimplied, sizeof *r->implied);
+    cc->nimplied = r->nimplied;
+    for (size_t i = 0; i < f->ndefs; i++)
+        bound_here[f->defs[i].name] = 0;
+
+    /* plt.figure() changes a module's state, not data any step loads: drop
+     * mutations of names whose latest binding is code */
+    size_t kept = 0;
+    for (size_t i = 0; i < f->nmutations; i++) {
+        nb_name n = f->mutations[i].name;
+        if (r->latest[n] > 0 && r->kind[n] != NB_BIND_DATA)
+            continue;
+        f->mutations[kept++] = f->mutations[i];
+        r->latest[n] = number;
+        r->kind[n] = NB_BIND_DATA;
+        r->definition[n] = NULL;
+    }
+    f->nmutations = kept;
+    for (size_t i = 0; i < f->ndefs; i++) {
+        r->latest[f->defs[i].name] = number;
+        r->kind[f->defs[i].name] = (uint8_t)f->defs[i].kind;
+        r->definition[f->defs[i].name] = NULL;
+    }
+    for (size_t i = 0; i < f->ndefinitions; i++) {
+        const nb_definition *d = &f->definitions[i];
+        if (r->kind[d->name] == d->kind)
+            r->definition[d->name] = d;
+    }
+    for (size_t i = 0; i < f->ndeletes; i++) {
+        r->latest[f->deletes[i].name] = -number;
+        r->definition[f->deletes[i].name] = NULL;
+    }
+    if (f->star_import)
+        r->star_cell = number;
+}
+
+void nb_analysis_resolve(nb_analysis *an, const nb_analysis_opts *opts, nb_diags *diags)
 {
     size_t nnames = nb_names_count(an->names) + 1;
     resolver r = { .an = an, .diags = diags };
     r.first_def = nb_xcalloc(nnames, sizeof *r.first_def);
     r.latest = nb_xcalloc(nnames, sizeof *r.latest);
-    r.code = nb_xcalloc(nnames, 1);
+    r.kind = nb_xcalloc(nnames, 1);
+    r.definition = nb_xcalloc(nnames, sizeof *r.definition);
     r.allowed = nb_xcalloc(nnames, 1);
+    r.seen = nb_xcalloc(nnames, sizeof *r.seen);
+    uint8_t *bound_here = nb_xcalloc(nnames, 1);
     for (size_t i = 0; opts && i < opts->nallow_undefined; i++) {
         const char *s = opts->allow_undefined[i];
         nb_name id = nb_names_find(an->names, s, strlen(s));
@@ -133,45 +214,30 @@ static void resolve(nb_analysis *an, const nb_analysis_opts *opts, nb_diags *dia
             r.allowed[id] = 1;
     }
     for (size_t c = 0; c < an->ncells; c++) {
+        an->cells[c].excluded = opts && opts->exclude && opts->exclude[c];
         const nb_facts *f = &an->cells[c].facts;
-        for (size_t i = 0; i < f->ndefs; i++)
+        for (size_t i = 0; i < f->ndefs && !an->cells[c].excluded; i++)
             if (!r.first_def[f->defs[i].name])
                 r.first_def[f->defs[i].name] = an->cells[c].cell->number;
     }
     for (size_t c = 0; c < an->ncells; c++) {
-        nb_code_cell *cc = &an->cells[c];
-        nb_facts *f = &cc->facts;
-        int number = cc->cell->number;
-        cc->providers = nb_pool_alloc(&an->pool, (f->nuses + 1) * sizeof *cc->providers);
-        for (size_t i = 0; i < f->nuses; i++)
-            resolve_use(&r, cc, &f->uses[i], &cc->providers[i]);
-        /* plt.figure() changes a module's state, not data any step loads: drop
-         * mutations of names whose latest binding is code */
-        size_t kept = 0;
-        for (size_t i = 0; i < f->nmutations; i++) {
-            nb_name n = f->mutations[i].name;
-            if (r.code[n])
-                continue;
-            f->mutations[kept++] = f->mutations[i];
-            r.latest[n] = number;
-        }
-        f->nmutations = kept;
-        for (size_t i = 0; i < f->ndefs; i++) {
-            r.latest[f->defs[i].name] = number;
-            r.code[f->defs[i].name] = f->defs[i].kind != NB_BIND_DATA;
-        }
-        for (size_t i = 0; i < f->ndeletes; i++)
-            r.latest[f->deletes[i].name] = -number;
-        if (f->star_import)
-            r.star_cell = number;
+        if (an->cells[c].excluded)
+            an->cells[c].providers = nb_pool_alloc(&an->pool, (an->cells[c].facts.nuses + 1) *
+                                                                  sizeof(nb_provider));
+        else
+            resolve_cell(&r, &an->cells[c], bound_here);
     }
     free(r.first_def);
     free(r.latest);
-    free(r.code);
+    free(r.kind);
+    free(r.definition);
     free(r.allowed);
+    free(r.seen);
+    free(r.implied);
+    free(bound_here);
 }
 
-nb_analysis *nb_analysis_run(const nb_notebook *nb, const nb_analysis_opts *opts, nb_diags *diags)
+nb_analysis *nb_analysis_scan(const nb_notebook *nb, nb_diags *diags)
 {
     nb_analysis *an = nb_xcalloc(1, sizeof *an);
     an->nb = nb;
@@ -204,7 +270,13 @@ nb_analysis *nb_analysis_run(const nb_notebook *nb, const nb_analysis_opts *opts
     }
     nb_magic_result_release(&res);
     nb_magics_free(magics);
-    resolve(an, opts, diags);
+    return an;
+}
+
+nb_analysis *nb_analysis_run(const nb_notebook *nb, const nb_analysis_opts *opts, nb_diags *diags)
+{
+    nb_analysis *an = nb_analysis_scan(nb, diags);
+    nb_analysis_resolve(an, opts, diags);
     return an;
 }
 

@@ -182,7 +182,7 @@ static int cmd_analyze(cli *c, int argc, char **argv)
         status = fail_with_diags(c, path);
         goto done;
     }
-    nb_analysis_opts an_opts = { allow, nallow };
+    nb_analysis_opts an_opts = { .allow_undefined = allow, .nallow_undefined = nallow };
     nb_analysis *an = nb_analysis_run(nb, &an_opts, &c->diags);
     if (c->json) {
         json_t *doc = nb_dump_analysis_json(an);

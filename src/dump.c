@@ -70,6 +70,16 @@ static void text_cell(nb_buf *out, const nb_analysis *an, const nb_code_cell *cc
         }
         nb_buf_putc(out, '\n');
     }
+    if (cc->nimplied) {
+        text_label(out, "via calls");
+        for (size_t i = 0; i < cc->nimplied; i++) {
+            const nb_implied *im = &cc->implied[i];
+            nb_buf_printf(out, "%s%s (read by %s)", i ? ", " : "", name_str(an, im->name),
+                          name_str(an, im->via));
+            text_provider(out, &im->provider);
+        }
+        nb_buf_putc(out, '\n');
+    }
     if (f->nmutations) {
         text_label(out, "mutates");
         for (size_t i = 0; i < f->nmutations; i++)
@@ -190,6 +200,15 @@ static json_t *json_cell(const nb_analysis *an, const nb_code_cell *cc)
         json_array_append_new(uses, o);
     }
     json_object_set_new(cell, "uses", uses);
+    json_t *implied = json_array();
+    for (size_t i = 0; i < cc->nimplied; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_name(an, cc->implied[i].name));
+        json_object_set_new(o, "via", json_name(an, cc->implied[i].via));
+        json_object_set_new(o, "from_cell", json_integer(cc->implied[i].provider.cell));
+        json_array_append_new(implied, o);
+    }
+    json_object_set_new(cell, "implied", implied);
     json_object_set_new(cell, "mutations", json_refs(an, f->mutations, f->nmutations));
     json_object_set_new(cell, "deletes", json_refs(an, f->deletes, f->ndeletes));
 

@@ -27,7 +27,17 @@ typedef struct nb_provider {
     nb_provider_status status;
     int cell; /* number of the providing cell (the later definer, the star import, the
                  deleting cell); 0 when there is none */
+    nb_binding_kind kind; /* NB_PROVIDED: what the providing binding holds (code or data);
+                             a cell that changes a value in place provides data */
 } nb_provider;
+
+/* A global read by a function or class the cell uses: calling extract_title() in a cell
+ * makes the TITLE_MAP its body reads a use of that cell. */
+typedef struct nb_implied {
+    nb_name name;
+    nb_name via; /* the function or class used */
+    nb_provider provider;
+} nb_implied;
 
 typedef struct nb_code_cell {
     const nb_cell *cell; /* in the notebook */
@@ -38,7 +48,11 @@ typedef struct nb_code_cell {
     const char *const *packages; /* from %pip/!pip install */
     size_t npackages;
     nb_facts facts;
+    /* filled by nb_analysis_resolve: */
+    bool excluded;          /* not part of the program (a Kale `skip` cell) */
     nb_provider *providers; /* one per facts.uses entry */
+    nb_implied *implied;    /* globals read by the functions and classes it uses */
+    size_t nimplied;
 } nb_code_cell;
 
 typedef struct nb_analysis {
@@ -54,13 +68,22 @@ typedef struct nb_analysis {
 typedef struct nb_analysis_opts {
     const char *const *allow_undefined; /* names the runtime injects (--allow-undefined) */
     size_t nallow_undefined;
+    const bool *exclude; /* by index into nb_analysis.cells: cells that are not part of
+                            the program (Kale `skip`); NULL for none */
 } nb_analysis_opts;
 
-/* Analyses every code cell of NB (which must outlive the result) and resolves uses.
- * Problems with the notebook's code (syntax errors, names used before definition or
- * never defined, unsupported magics) are recorded in DIAGS; the analysis is returned
- * even then, with the failing cells' facts empty. OPTS may be NULL. Free the result
- * with nb_analysis_free. */
+/* Translates the magics of every code cell of NB (which must outlive the result) and
+ * scans it. Syntax errors and unsupported magics are recorded in DIAGS; the failing
+ * cells' facts are empty. Free the result with nb_analysis_free. */
+nb_analysis *nb_analysis_scan(const nb_notebook *nb, nb_diags *diags);
+
+/* Binds every use of every included cell to the cell that provides it, in notebook
+ * order, and works out the implied uses. Names used before their definition, never
+ * defined, or used after `del` are recorded in DIAGS. Call once per analysis. OPTS may
+ * be NULL. */
+void nb_analysis_resolve(nb_analysis *an, const nb_analysis_opts *opts, nb_diags *diags);
+
+/* nb_analysis_scan followed by nb_analysis_resolve. */
 nb_analysis *nb_analysis_run(const nb_notebook *nb, const nb_analysis_opts *opts, nb_diags *diags);
 
 void nb_analysis_free(nb_analysis *an);
