@@ -8,6 +8,7 @@
  * in scopes of their own. */
 #include "nb2pipe/pyscan.h"
 
+#include "nb2pipe/buf.h"
 #include "nb2pipe/text.h"
 
 #include <stdlib.h>
@@ -81,6 +82,13 @@ enum kind {
     K_COMPARISON,
     K_CONDITIONAL,
     K_TRUE,
+    K_FALSE,
+    K_NONE,
+    K_FLOAT,
+    K_UNARY,
+    K_STRING_CONTENT,
+    K_ESCAPE,
+    K_STRING_START,
     K_COMMENT,
     K_ERROR,
 };
@@ -167,6 +175,13 @@ static const struct {
     { "comparison_operator", K_COMPARISON },
     { "conditional_expression", K_CONDITIONAL },
     { "true", K_TRUE },
+    { "false", K_FALSE },
+    { "none", K_NONE },
+    { "float", K_FLOAT },
+    { "unary_operator", K_UNARY },
+    { "string_content", K_STRING_CONTENT },
+    { "escape_sequence", K_ESCAPE },
+    { "string_start", K_STRING_START },
     { "comment", K_COMMENT },
     { "ERROR", K_ERROR },
 };
@@ -506,6 +521,9 @@ typedef struct walker {
     size_t ndefinitions, definitions_cap;
     nb_stmt *stmts;
     size_t nstmts, stmts_cap;
+    nb_literal *literals;
+    size_t nliterals, literals_cap;
+    bool displays_only;
     pending *deferred; /* deferred module-level reads, settled at the end of the cell */
     size_t ndeferred, deferred_cap;
     bool star_import;
@@ -1850,9 +1868,155 @@ static nb_stmt statement_extent(const walker *w, TSNode node, nb_binding_kind k)
     return st;
 }
 
+/* Decodes the escapes of a Python string literal's content (the common ones; anything
+ * else is kept as written) into OUT. */
+static void decode_escape(nb_buf *out, const char *s, size_t n)
+{
+    if (n < 2) {
+        nb_buf_add(out, s, n);
+        return;
+    }
+    switch (s[1]) {
+    case 'n': nb_buf_putc(out, '\n'); return;
+    case 't': nb_buf_putc(out, '\t'); return;
+    case 'r': nb_buf_putc(out, '\r'); return;
+    case '0': nb_buf_putc(out, '\0'); return;
+    case '\\': nb_buf_putc(out, '\\'); return;
+    case '\'': nb_buf_putc(out, '\''); return;
+    case '"': nb_buf_putc(out, '"'); return;
+    case '\n': return; /* a backslash-newline continues the string */
+    default: nb_buf_add(out, s, n); return;
+    }
+}
+
+/* The value of a plain string literal (no f/b prefix, no implicit concatenation), or
+ * false. Raw strings keep their backslashes. */
+static bool string_value(walker *w, TSNode node, nb_buf *value)
+{
+    children ch;
+    get_children(w, node, &ch, true);
+    bool ok = true, raw = false;
+    for (size_t i = 0; i < ch.len && ok; i++) {
+        TSNode c = ch.items[i];
+        uint32_t start = ts_node_start_byte(c), end = ts_node_end_byte(c);
+        switch (kind(w, c)) {
+        case K_STRING_START:
+            for (uint32_t j = start; j < end; j++) {
+                char p = w->text[j];
+                if (p == 'f' || p == 'F' || p == 'b' || p == 'B')
+                    ok = false;
+                if (p == 'r' || p == 'R')
+                    raw = true;
+            }
+            break;
+        case K_STRING_CONTENT: {
+            /* escape sequences are children of the content */
+            children esc;
+            get_children(w, c, &esc, true);
+            uint32_t at = start;
+            for (size_t e = 0; e < esc.len; e++) {
+                uint32_t es = ts_node_start_byte(esc.items[e]), ee = ts_node_end_byte(esc.items[e]);
+                nb_buf_add(value, w->text + at, es - at);
+                if (raw || kind(w, esc.items[e]) != K_ESCAPE)
+                    nb_buf_add(value, w->text + es, ee - es);
+                else
+                    decode_escape(value, w->text + es, ee - es);
+                at = ee;
+            }
+            nb_buf_add(value, w->text + at, end - at);
+            children_release(&esc);
+            break;
+        }
+        case K_OTHER:
+            if (ts_node_named_child_count(c) == 0)
+                break; /* string_end */
+            ok = false;
+            break;
+        default:
+            ok = false; /* an interpolation */
+            break;
+        }
+    }
+    children_release(&ch);
+    return ok;
+}
+
+/* Records `NAME = literal` (a number, string, bool or None; numbers may be negative). */
+static void note_literal(walker *w, TSNode stmt)
+{
+    if (ts_node_named_child_count(stmt) != 1)
+        return;
+    TSNode assign = ts_node_named_child(stmt, 0);
+    if (kind(w, assign) != K_ASSIGNMENT)
+        return;
+    TSNode left = field(w, assign, w->scan->f.left);
+    TSNode right = field(w, assign, w->scan->f.right);
+    if (ts_node_is_null(left) || ts_node_is_null(right) || kind(w, left) != K_IDENTIFIER)
+        return;
+    TSNode lit = right;
+    if (kind(w, right) == K_UNARY && ts_node_named_child_count(right) == 1)
+        lit = ts_node_named_child(right, 0);
+    nb_literal_type type;
+    switch (kind(w, lit)) {
+    case K_INTEGER: type = NB_LIT_INT; break;
+    case K_FLOAT: type = NB_LIT_FLOAT; break;
+    case K_STRING: type = NB_LIT_STRING; break;
+    case K_TRUE:
+    case K_FALSE: type = NB_LIT_BOOL; break;
+    case K_NONE: type = NB_LIT_NONE; break;
+    default: return;
+    }
+    if (!ts_node_eq(lit, right) && type != NB_LIT_INT && type != NB_LIT_FLOAT)
+        return;
+    uint32_t start = ts_node_start_byte(right), end = ts_node_end_byte(right);
+    nb_buf value = NB_BUF_INIT;
+    if (type == NB_LIT_STRING && !string_value(w, lit, &value)) {
+        nb_buf_release(&value);
+        return;
+    }
+    if (type != NB_LIT_STRING)
+        nb_buf_add(&value, w->text + start, end - start);
+    w->literals = nb_xgrow(w->literals, &w->literals_cap, w->nliterals + 1, sizeof *w->literals);
+    w->literals[w->nliterals++] = (nb_literal){
+        .name = name_of(w, left),
+        .type = type,
+        .text = nb_pool_strndup(w->pool, w->text + start, end - start),
+        .value = nb_pool_strndup(w->pool, value.data, value.len),
+        .stmt = w->stmt,
+    };
+    nb_buf_release(&value);
+}
+
+/* An expression statement that only shows a value in a notebook: anything but an
+ * assignment or a call of a plain function (print(x), f(x)). */
+static bool displays_value(walker *w, TSNode stmt)
+{
+    if (kind(w, stmt) != K_EXPRESSION_STATEMENT)
+        return false;
+    children ch;
+    get_children(w, stmt, &ch, true);
+    bool shows = ch.len > 0;
+    for (size_t i = 0; i < ch.len && shows; i++) {
+        TSNode c = ch.items[i];
+        enum kind k = kind(w, c);
+        if (k == K_ASSIGNMENT || k == K_AUGMENTED_ASSIGNMENT || k == K_NAMED_EXPRESSION)
+            shows = false;
+        else if (k == K_CALL) {
+            TSNode fn = field(w, c, w->scan->f.function);
+            shows = !ts_node_is_null(fn) && kind(w, fn) != K_IDENTIFIER;
+        } else if (k == K_OTHER && ts_node_named_child_count(c) > 0 &&
+                   kind(w, ts_node_named_child(c, 0)) == K_CALL) {
+            shows = false; /* await f(), yield ... */
+        }
+    }
+    children_release(&ch);
+    return shows;
+}
+
 static void walk_module(walker *w, TSNode root)
 {
     scope module = { .kind = SCOPE_MODULE };
+    w->displays_only = true;
     children top;
     get_children(w, root, &top, true);
     for (size_t i = 0; i < top.len && !w->failed; i++) {
@@ -1862,6 +2026,9 @@ static void walk_module(walker *w, TSNode root)
         w->stmt = (uint32_t)w->nstmts;
         w->stmt_kind = NB_BIND_DATA;
         w->nstmt_defs = 0;
+        if (kind(w, node) == K_EXPRESSION_STATEMENT)
+            note_literal(w, node);
+        w->displays_only = w->displays_only && displays_value(w, node);
         if (is_statement_kind(kind(w, node)))
             walk_stmt(w, node, &module);
         else
@@ -1874,6 +2041,7 @@ static void walk_module(walker *w, TSNode root)
         w->stmts = nb_xgrow(w->stmts, &w->stmts_cap, w->nstmts + 1, sizeof *w->stmts);
         w->stmts[w->nstmts++] = statement_extent(w, node, w->stmt_kind);
     }
+    w->displays_only = w->displays_only && w->nstmts > 0;
     children_release(&top);
     scope_release(&module);
 }
@@ -1925,7 +2093,10 @@ static void copy_results(walker *w, nb_facts *out)
         out->definitions[i].reads = nb_pool_memdup(pool, d->reads, d->nreads, sizeof *d->reads);
         out->definitions[i].nreads = d->nreads;
     }
+    out->literals = nb_pool_memdup(pool, w->literals, w->nliterals, sizeof *w->literals);
+    out->nliterals = w->nliterals;
     out->star_import = w->star_import;
+    out->displays_only = w->displays_only;
     out->parsed = true;
 }
 
@@ -1939,6 +2110,7 @@ static void walker_release(walker *w)
         free(w->definitions[i].reads);
     free(w->definitions);
     free(w->stmts);
+    free(w->literals);
     free(w->deferred);
     free(w->stmt_defs);
 }

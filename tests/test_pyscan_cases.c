@@ -8,6 +8,8 @@
  *   deletes: names the snippet leaves unbound
  *   imports: import a.b as c; from m import x        (checked only when present)
  *   functions: def f reads a, b; class C reads Base   (checked only when present)
+ *   literals: N int 5; P string a\x09b               (NAME = literal; only when present)
+ *   displays: yes|no                                  (only when present)
  *   error: CODE LINE:COL                              (the snippet must fail so)
  *
  * Lines left out of defs/uses/deferred/mutations/deletes mean "none". With
@@ -59,8 +61,10 @@ static void put_refs(nb_buf *out, const char *key, const nb_names *names, const 
 }
 
 /* key: value lines for everything pyscan found. */
+static const char *const literal_types[] = { "none", "bool", "int", "float", "string" };
+
 static void render_facts(nb_buf *out, const nb_names *names, const nb_facts *f, bool with_imports,
-                         bool with_functions)
+                         bool with_functions, bool with_literals, bool with_displays)
 {
     nb_buf line = NB_BUF_INIT, item = NB_BUF_INIT;
     for (size_t i = 0; i < f->ndefs; i++) {
@@ -104,16 +108,29 @@ static void render_facts(nb_buf *out, const nb_names *names, const nb_facts *f, 
         }
         nb_buf_printf(out, "functions: %s\n", line.data);
     }
+    if (with_literals) {
+        nb_buf_reset(&line);
+        for (size_t i = 0; i < f->nliterals; i++) {
+            const nb_literal *l = &f->literals[i];
+            nb_buf_printf(&line, "%s%s %s ", i ? "; " : "", nb_names_str(names, l->name),
+                          literal_types[l->type]);
+            nb_buf_add_printable(&line, l->value, strlen(l->value));
+        }
+        nb_buf_printf(out, "literals: %s\n", line.data);
+    }
+    if (with_displays)
+        nb_buf_printf(out, "displays: %s\n", f->displays_only ? "yes" : "no");
     nb_buf_release(&line);
 }
 
 /* The expectation lines of a case, normalised: "key: value" with single spaces, in the
  * canonical key order, empty keys dropped. */
-static void normalise(const nb_buf *expected, nb_buf *out, bool *has_imports, bool *has_functions,
-                      nb_buf *error)
+static void normalise(const nb_buf *expected, nb_buf *out, bool optional[4], nb_buf *error)
 {
-    const char *keys[] = { "defs", "uses", "deferred", "mutations", "deletes", "imports", "functions" };
-    *has_imports = *has_functions = false;
+    const char *keys[] = { "defs",    "uses",      "deferred", "mutations", "deletes",
+                           "imports", "functions", "literals", "displays" };
+    for (size_t k = 0; k < 4; k++)
+        optional[k] = false;
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
         size_t klen = strlen(keys[k]);
         const char *p = expected->data, *end = expected->data + expected->len;
@@ -127,12 +144,10 @@ static void normalise(const nb_buf *expected, nb_buf *out, bool *has_imports, bo
                     v++, vlen--;
                 while (vlen && v[vlen - 1] == ' ')
                     vlen--;
-                bool optional = k >= 5;
-                if (k == 5)
-                    *has_imports = true;
-                if (k == 6)
-                    *has_functions = true;
-                if (vlen || optional) {
+                bool is_optional = k >= 5;
+                if (is_optional)
+                    optional[k - 5] = true;
+                if (vlen || is_optional) {
                     nb_buf_printf(out, "%s: ", keys[k]);
                     nb_buf_add(out, v, vlen);
                     nb_buf_putc(out, '\n');
@@ -175,9 +190,9 @@ int main(int argc, char **argv)
             tc_case *c = &file.cases[ci];
             const nb_buf *expected_raw = tc_section_text(c, "");
             nb_buf expected = NB_BUF_INIT, actual = NB_BUF_INIT, error = NB_BUF_INIT;
-            bool with_imports = false, with_functions = false;
+            bool optional[4] = { false, false, false, false };
             if (expected_raw)
-                normalise(expected_raw, &expected, &with_imports, &with_functions, &error);
+                normalise(expected_raw, &expected, optional, &error);
             nb_pool pool = NB_POOL_INIT;
             nb_diags diags = NB_DIAGS_INIT;
             nb_facts facts;
@@ -187,7 +202,8 @@ int main(int argc, char **argv)
                 const nb_diag *d = &diags.items[0];
                 nb_buf_printf(&actual, "error: %s %d:%d\n", d->code, d->loc.line, d->loc.col);
             } else {
-                render_facts(&actual, names, &facts, with_imports, with_functions);
+                render_facts(&actual, names, &facts, optional[0], optional[1], optional[2],
+                             optional[3]);
             }
             if (error.len) {
                 nb_buf e = NB_BUF_INIT;

@@ -68,6 +68,24 @@ typedef struct nb_stmt {
     nb_binding_kind kind; /* NB_BIND_DATA unless it imports or defines a function/class */
 } nb_stmt;
 
+typedef enum nb_literal_type {
+    NB_LIT_NONE,
+    NB_LIT_BOOL,
+    NB_LIT_INT,
+    NB_LIT_FLOAT,
+    NB_LIT_STRING,
+} nb_literal_type;
+
+/* A top-level `NAME = literal` (or `NAME: T = literal`): what a parameters cell holds. */
+typedef struct nb_literal {
+    nb_name name;
+    nb_literal_type type;
+    const char *text;  /* as written: "0.2", "'titanic.csv'", "-1", "True" */
+    const char *value; /* the value as text: numbers as written, strings decoded,
+                          "True"/"False", "None" */
+    uint32_t stmt;
+} nb_literal;
+
 typedef struct nb_facts {
     nb_def *defs; /* in order of first binding; what the cell leaves bound */
     size_t ndefs;
@@ -83,7 +101,10 @@ typedef struct nb_facts {
     size_t ndefinitions;
     nb_stmt *stmts;
     size_t nstmts;
-    bool star_import; /* `from m import *`: binds names nobody can list */
+    nb_literal *literals; /* top-level assignments of a literal, in order */
+    size_t nliterals;
+    bool star_import;   /* `from m import *`: binds names nobody can list */
+    bool displays_only; /* only expression statements that show values (df.head()) */
     bool parsed;      /* false when the cell has a syntax error; the rest is empty */
 } nb_facts;
 
