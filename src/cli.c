@@ -2,9 +2,15 @@
 
 #include "nb2pipe/analysis.h"
 #include "nb2pipe/buf.h"
+#include "nb2pipe/dataflow.h"
 #include "nb2pipe/diag.h"
 #include "nb2pipe/dump.h"
+#include "nb2pipe/emit.h"
+#include "nb2pipe/fsout.h"
 #include "nb2pipe/notebook.h"
+#include "nb2pipe/runner.h"
+#include "nb2pipe/segment.h"
+#include "nb2pipe/writer.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -207,6 +213,302 @@ done:
     return status;
 }
 
+/* ---- convert --------------------------------------------------------------------- */
+
+static const char convert_help[] =
+    "usage: nb2pipe convert [options] NOTEBOOK\n"
+    "\n"
+    "Split NOTEBOOK into steps, work out which step needs which variable from which\n"
+    "earlier step, and write a pipeline: steps/NAME.py (one runnable script per step),\n"
+    "pipeline.yaml (Ploomber), requirements.txt, nb2pipe_runtime.py and nb2pipe.lock.json.\n"
+    "\n"
+    "options:\n"
+    "  -o, --output DIR         where to write (default: next to the notebook, named after it)\n"
+    "  --split MODE             auto (default), tags (Kale cell tags), headings ('## ' markdown),\n"
+    "                           single (one step)\n"
+    "  --target LIST            extra outputs, comma-separated (none yet beyond the defaults)\n"
+    "  --allow-undefined NAME   a name the runtime provides (repeatable)\n"
+    "  --force                  overwrite files nb2pipe did not write, or that were edited\n"
+    "  --check                  write nothing; list the files that would change (exit 1)\n"
+    "  --max-size BYTES         refuse larger notebooks (default 256M)\n"
+    "  -h, --help               show this help\n"
+    "\n"
+    "Files are written to a temporary directory and renamed into place; on any error\n"
+    "nothing is written. Same notebook and options give the same bytes.\n"
+    "exit status: 0 written (or up to date); 1 --check found changes; 2 bad usage or input\n";
+
+typedef struct convert_opts {
+    const char *notebook;
+    const char *output;
+    nb_split split;
+    bool force, check;
+    const char **allow;
+    size_t nallow;
+    nb_read_opts read;
+} convert_opts;
+
+static bool parse_split(const char *s, nb_split *out)
+{
+    static const nb_split all[] = { NB_SPLIT_AUTO, NB_SPLIT_TAGS, NB_SPLIT_HEADINGS, NB_SPLIT_SINGLE };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (strcmp(s, nb_split_name(all[i])) == 0) {
+            *out = all[i];
+            return true;
+        }
+    return false;
+}
+
+/* The default output directory: the notebook's path without its extension. */
+static char *default_output(const char *notebook)
+{
+    const char *slash = strrchr(notebook, '/');
+    const char *dot = strrchr(notebook, '.');
+    size_t len = dot && (!slash || dot > slash) && dot != (slash ? slash + 1 : notebook)
+                     ? (size_t)(dot - notebook)
+                     : strlen(notebook);
+    nb_buf out = NB_BUF_INIT;
+    nb_buf_add(&out, notebook, len);
+    if (len == strlen(notebook))
+        nb_buf_puts(&out, ".pipeline");
+    return nb_buf_detach(&out, NULL);
+}
+
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? nb_xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : nb_xstrdup(".");
+}
+
+/* The command that regenerates the output, run in the notebook's directory. */
+static char *regenerate_command(const convert_opts *o, const char *notebook_dir, bool default_out)
+{
+    nb_buf cmd = NB_BUF_INIT;
+    const char *base = strrchr(o->notebook, '/') ? strrchr(o->notebook, '/') + 1 : o->notebook;
+    nb_buf_puts(&cmd, "nb2pipe convert ");
+    nb_write_sh_word(&cmd, base, strlen(base));
+    if (!default_out) {
+        char *rel = nb_path_relative(notebook_dir, o->output);
+        nb_buf_puts(&cmd, " -o ");
+        nb_write_sh_word(&cmd, rel, strlen(rel));
+        free(rel);
+    }
+    if (o->split != NB_SPLIT_AUTO)
+        nb_buf_printf(&cmd, " --split %s", nb_split_name(o->split));
+    for (size_t i = 0; i < o->nallow; i++) {
+        nb_buf_puts(&cmd, " --allow-undefined ");
+        nb_write_sh_word(&cmd, o->allow[i], strlen(o->allow[i]));
+    }
+    return nb_buf_detach(&cmd, NULL);
+}
+
+/* Notebook -> analysis -> steps -> IR. NULL after errors in C->diags. */
+static nb_pipeline *build_pipeline(cli *c, const convert_opts *o, const nb_notebook *nb,
+                                   const char *regenerate)
+{
+    nb_analysis *an = nb_analysis_scan(nb, &c->diags);
+    nb_segmentation seg;
+    nb_segment_roles(an, &seg, &c->diags);
+    bool *exclude = nb_xcalloc(an->ncells + 1, sizeof *exclude);
+    for (size_t i = 0; i < an->ncells; i++)
+        exclude[i] = seg.roles[i] == NB_ROLE_SKIP;
+    nb_analysis_opts an_opts = { .allow_undefined = o->allow, .nallow_undefined = o->nallow,
+                                 .exclude = exclude };
+    nb_analysis_resolve(an, &an_opts, &c->diags);
+    nb_pipeline *p = NULL;
+    char *notebook_dir = dir_of(o->notebook);
+    const char *base = strrchr(nb->path, '/') ? strrchr(nb->path, '/') + 1 : nb->path;
+    nb_buf name = NB_BUF_INIT;
+    const char *dot = strrchr(base, '.');
+    nb_step_name(base, dot ? (size_t)(dot - base) : strlen(base), &name);
+    if (nb_segment_steps(an, o->split, name.data, &seg, &c->diags) == 0 && c->diags.errors == 0) {
+        nb_dataflow_opts df = { .notebook_dir = notebook_dir, .regenerate = regenerate };
+        p = nb_dataflow_build(an, &seg, &df, &c->diags);
+    }
+    if (p && c->diags.errors) {
+        nb_pipeline_free(p);
+        p = NULL;
+    }
+    const char *broken = p ? nb_pipeline_check(p) : NULL;
+    if (broken) {
+        nb_diag_add(&c->diags, NB_ERROR, "internal", (nb_loc){ .file = nb->path },
+                    "nb2pipe built an inconsistent pipeline (%s); please report this", broken);
+        nb_pipeline_free(p);
+        p = NULL;
+    }
+    nb_buf_release(&name);
+    free(notebook_dir);
+    free(exclude);
+    nb_segmentation_release(&seg);
+    nb_analysis_free(an);
+    return p;
+}
+
+static int emit_all(cli *c, const nb_pipeline *p, const nb_emit_opts *eo, nb_fileset *fs)
+{
+    for (const nb_target *t = nb_targets; t->name; t++)
+        if (t->always && t->emit(p, eo, fs, &c->diags) != 0)
+            return -1;
+    return nb_emit_manifest(p, eo, fs, &c->diags);
+}
+
+static int run_convert(cli *c, convert_opts *o)
+{
+    nb_notebook *nb = read_python_notebook(c, o->notebook, &o->read);
+    if (!nb)
+        return fail_with_diags(c, o->notebook);
+    bool default_out = o->output == NULL;
+    char *output = default_out ? default_output(o->notebook) : nb_xstrdup(o->output);
+    o->output = output;
+    char *notebook_dir = dir_of(o->notebook);
+    char *regenerate = regenerate_command(o, notebook_dir, default_out);
+    int status = NB_EXIT_BAD;
+    nb_pipeline *p = build_pipeline(c, o, nb, regenerate);
+    if (p) {
+        char *workdir = nb_path_relative(output, notebook_dir);
+        char *notebook_rel = nb_path_relative(output, o->notebook);
+        nb_emit_opts eo = { .workdir = workdir, .notebook = notebook_rel };
+        nb_fileset fs;
+        nb_fileset_init(&fs);
+        nb_buf changed = NB_BUF_INIT;
+        if (emit_all(c, p, &eo, &fs) == 0) {
+            nb_fileset_sort(&fs);
+            nb_write_opts wo = { .force = o->force, .check = o->check };
+            int rc = nb_fileset_write(&fs, output, &wo, &changed, &c->diags);
+            if (rc == 1) {
+                fputs(changed.data, stdout);
+                status = NB_EXIT_CHANGED;
+            } else if (rc == 0) {
+                status = NB_EXIT_OK;
+                if (!o->check) {
+                    printf("%s: %zu step%s", o->notebook, p->nsteps, p->nsteps == 1 ? "" : "s");
+                    for (size_t i = 0; i < p->nsteps; i++)
+                        printf("%s%s", i ? ", " : " (", p->steps[i].name);
+                    printf(") -> %s/\n", output);
+                }
+            }
+        }
+        nb_buf_release(&changed);
+        nb_fileset_release(&fs);
+        free(workdir);
+        free(notebook_rel);
+        nb_pipeline_free(p);
+    }
+    flush_diags(c);
+    free(regenerate);
+    free(notebook_dir);
+    free(output);
+    nb_notebook_free(nb);
+    return status;
+}
+
+static int cmd_convert(cli *c, int argc, char **argv)
+{
+    enum { OPT_SPLIT = 256, OPT_TARGET, OPT_ALLOW, OPT_FORCE, OPT_CHECK, OPT_MAX_SIZE };
+    static const struct option options[] = {
+        { "output", required_argument, NULL, 'o' },
+        { "split", required_argument, NULL, OPT_SPLIT },
+        { "target", required_argument, NULL, OPT_TARGET },
+        { "allow-undefined", required_argument, NULL, OPT_ALLOW },
+        { "force", no_argument, NULL, OPT_FORCE },
+        { "check", no_argument, NULL, OPT_CHECK },
+        { "max-size", required_argument, NULL, OPT_MAX_SIZE },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    convert_opts o = { .split = NB_SPLIT_AUTO };
+    o.allow = nb_xcalloc((size_t)argc + 1, sizeof *o.allow);
+    int opt, status = -1;
+    while (status < 0 && (opt = getopt_long(argc, argv, "+o:h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'o': o.output = optarg; break;
+        case OPT_SPLIT:
+            if (!parse_split(optarg, &o.split))
+                status = usage_error("convert ", "--split must be auto, tags, headings or single, not '%s'", optarg);
+            break;
+        case OPT_TARGET:
+            for (char *t = strtok(optarg, ","); t && status < 0; t = strtok(NULL, ",")) {
+                bool known = false;
+                for (const nb_target *tg = nb_targets; tg->name && !known; tg++)
+                    known = strcmp(tg->name, t) == 0;
+                if (!known && strcmp(t, "all") != 0)
+                    status = usage_error("convert ", "unknown target '%s'", t);
+            }
+            break;
+        case OPT_ALLOW: o.allow[o.nallow++] = optarg; break;
+        case OPT_FORCE: o.force = true; break;
+        case OPT_CHECK: o.check = true; break;
+        case OPT_MAX_SIZE:
+            if (!parse_size(optarg, &o.read.max_bytes))
+                status = usage_error("convert ", "invalid --max-size '%s'", optarg);
+            break;
+        case 'h': fputs(convert_help, stdout); status = NB_EXIT_OK; break;
+        default: status = usage_error("convert ", "unknown option '%s'", argv[optind - 1]); break;
+        }
+    }
+    if (status < 0 && optind != argc - 1)
+        status = usage_error("convert ", optind >= argc ? "missing NOTEBOOK" : "convert takes one NOTEBOOK");
+    if (status < 0) {
+        o.notebook = argv[optind];
+        status = run_convert(c, &o);
+    }
+    free(o.allow);
+    return status;
+}
+
+/* ---- run ------------------------------------------------------------------------- */
+
+static const char run_help[] =
+    "usage: nb2pipe run [options] [DIR]\n"
+    "\n"
+    "Run the pipeline that `nb2pipe convert` wrote into DIR (default: the current\n"
+    "directory) on this machine: each step in dependency order, in its own process,\n"
+    "values passed through DIR/output, a log per step in DIR/.nb2pipe/logs. Stops at the\n"
+    "first failing step and shows the end of its log. Prints the metrics steps record.\n"
+    "\n"
+    "options:\n"
+    "  --param NAME=VALUE   override a pipeline parameter (repeatable)\n"
+    "  --python PATH        the Python to run steps with (default /usr/bin/python3)\n"
+    "  -q, --quiet          no line per step\n"
+    "  -h, --help           show this help\n"
+    "\n"
+    "exit status: 0 every step succeeded; 1 a step failed; 2 bad usage or no pipeline\n";
+
+static int cmd_run(cli *c, int argc, char **argv)
+{
+    enum { OPT_PARAM = 256, OPT_PYTHON };
+    static const struct option options[] = {
+        { "param", required_argument, NULL, OPT_PARAM },
+        { "python", required_argument, NULL, OPT_PYTHON },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    nb_run_opts ro = { .dir = "." };
+    const char **params = nb_xcalloc((size_t)argc + 1, sizeof *params);
+    int opt, status = -1;
+    while (status < 0 && (opt = getopt_long(argc, argv, "+qh", options, NULL)) != -1) {
+        switch (opt) {
+        case OPT_PARAM: params[ro.nparams++] = optarg; break;
+        case OPT_PYTHON: ro.python = optarg; break;
+        case 'q': ro.quiet = true; break;
+        case 'h': fputs(run_help, stdout); status = NB_EXIT_OK; break;
+        default: status = usage_error("run ", "unknown option '%s'", argv[optind - 1]); break;
+        }
+    }
+    if (status < 0 && argc - optind > 1)
+        status = usage_error("run ", "run takes at most one DIR");
+    if (status < 0) {
+        if (optind < argc)
+            ro.dir = argv[optind];
+        ro.params = params;
+        int rc = nb_run(&ro, &c->diags, stdout);
+        flush_diags(c);
+        status = rc < 0 ? NB_EXIT_BAD : rc == 0 ? NB_EXIT_OK : NB_EXIT_CHANGED;
+    }
+    free(params);
+    return status;
+}
+
 /* ---- the program ----------------------------------------------------------------- */
 
 typedef struct command {
@@ -217,6 +519,8 @@ typedef struct command {
 
 static const command commands[] = {
     { "analyze", cmd_analyze, "print what each cell defines, uses and changes" },
+    { "convert", cmd_convert, "turn a notebook into a pipeline of step scripts" },
+    { "run", cmd_run, "run a converted pipeline on this machine" },
 };
 
 static void print_help(FILE *f)

@@ -1,0 +1,72 @@
+/* The output directory: the files of one conversion are built in memory as a file set,
+ * then written atomically (into a temporary directory, then renamed into place). A file
+ * nb2pipe did not write, or one edited since, is never overwritten without --force:
+ * the manifest (nb2pipe.lock.json) records what nb2pipe wrote and its hash. */
+#ifndef NB2PIPE_FSOUT_H
+#define NB2PIPE_FSOUT_H
+
+#include "nb2pipe/buf.h"
+#include "nb2pipe/diag.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define NB_MANIFEST "nb2pipe.lock.json"
+
+typedef struct nb_outfile {
+    char *path; /* relative to the output directory, '/'-separated */
+    nb_buf data;
+    bool executable;
+} nb_outfile;
+
+typedef struct nb_fileset {
+    nb_outfile *files;
+    size_t len, cap;
+} nb_fileset;
+
+void nb_fileset_init(nb_fileset *fs);
+void nb_fileset_release(nb_fileset *fs);
+
+/* Adds file PATH (empty) and returns its buffer for the caller to fill. PATH must be
+ * new in the set. */
+nb_buf *nb_fileset_add(nb_fileset *fs, const char *path);
+
+/* The file at PATH, or NULL. */
+const nb_outfile *nb_fileset_find(const nb_fileset *fs, const char *path);
+
+/* Sorts the files by path (the order they are written and listed in). */
+void nb_fileset_sort(nb_fileset *fs);
+
+/* True when relative path PATH stays inside the directory it is relative to: not
+ * absolute, no "." or ".." or empty segment, no backslash, no control character. */
+bool nb_path_is_safe(const char *path);
+
+/* The lexically normalised absolute form of PATH (relative to the working directory):
+ * no ".", "..", or repeated slashes. Caller frees. */
+char *nb_path_absolute(const char *path);
+
+/* The relative path from directory FROM to directory TO (both as given, relative to the
+ * working directory): "..", "../data", ".". Caller frees. */
+char *nb_path_relative(const char *from, const char *to);
+
+/* The hash nb2pipe records for generated content: "xxh3:" and 16 hex digits. OUT holds
+ * at least 22 bytes. */
+void nb_content_hash(const char *data, size_t len, char out[22]);
+
+typedef struct nb_write_opts {
+    bool force; /* overwrite files nb2pipe did not write or that were edited */
+    bool check; /* write nothing; report what would change */
+} nb_write_opts;
+
+/* Writes FS into directory DIR (created when missing). Files whose content is already
+ * right are left alone (their mtime too). Files of the previous manifest that FS no
+ * longer has are removed when unedited. The manifest, when FS has it, is written last.
+ * With OPTS->check nothing is written and the paths that would change are appended to
+ * CHANGED, one per line.
+ * Returns 0 (nothing to change, or written), 1 (check: something would change), or -1
+ * after recording an error (a conflict with a file nb2pipe does not own, an unsafe
+ * path, an I/O error), in which case no file in DIR was changed. */
+int nb_fileset_write(const nb_fileset *fs, const char *dir, const nb_write_opts *opts,
+                     nb_buf *changed, nb_diags *diags);
+
+#endif

@@ -1,0 +1,106 @@
+/* The pipeline IR: steps, the data that flows between them, parameters, resources.
+ * Built by dataflow.c from the notebook's analysis and segmentation; every emitter reads
+ * only this, through a const pointer, and nothing downstream looks at JSON or syntax
+ * trees again. One pool owns all of it; nb_pipeline_free releases everything. */
+#ifndef NB2PIPE_PIPELINE_H
+#define NB2PIPE_PIPELINE_H
+
+#include "nb2pipe/alloc.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum nb_value_type {
+    NB_TYPE_STRING,
+    NB_TYPE_INT,
+    NB_TYPE_FLOAT,
+    NB_TYPE_BOOL,
+    NB_TYPE_NONE,
+} nb_value_type;
+
+/* A pipeline parameter: a literal assignment of a cell tagged `parameters` or
+ * `pipeline-parameters`, overridable at run time on every target. */
+typedef struct nb_param {
+    const char *name;       /* a Python identifier */
+    nb_value_type type;
+    const char *python;     /* the default as a Python literal, as the notebook writes it */
+    const char *value;      /* the default as text: numbers as written, strings decoded,
+                               "True"/"False", "None" */
+} nb_param;
+
+typedef struct nb_kv {
+    const char *key;
+    const char *value;
+} nb_kv;
+
+/* A value a step loads: variable NAME as step FROM left it. */
+typedef struct nb_input {
+    const char *name;
+    size_t from; /* index into nb_pipeline.steps */
+} nb_input;
+
+/* Python source taken from a cell: a whole cell or some of its top-level statements. */
+typedef struct nb_code {
+    int cell;          /* the notebook cell number */
+    const char *id;    /* the cell's nbformat id, or NULL */
+    const char *text;  /* whole lines, ending with a newline (magics already translated) */
+} nb_code;
+
+typedef struct nb_step {
+    const char *name;  /* [a-z0-9_]+, unique, not a Python keyword, at most 48 characters */
+    const char *title; /* as the notebook names it: the heading or the block name */
+    /* code from outside the step that it runs first: the imports/functions/parameter
+     * cells (carried into every step), then imports, functions and classes defined in
+     * other steps that this one needs, in notebook order */
+    const nb_code *carried;
+    size_t ncarried;
+    const nb_code *cells; /* the step's own cells, in notebook order */
+    size_t ncells;
+    const nb_input *inputs; /* sorted by name */
+    size_t ninputs;
+    const char *const *outputs; /* variables later steps load, sorted */
+    size_t noutputs;
+    const size_t *upstream; /* steps it must follow (data and `prev:`), ascending */
+    size_t nupstream;
+    const size_t *params; /* indexes into nb_pipeline.params it reads, ascending */
+    size_t nparams;
+    const char *const *metrics; /* variables it reports as pipeline metrics, sorted */
+    size_t nmetrics;
+    const nb_kv *limits; /* resource -> quantity from `limit:` tags (cpu, memory, ...) */
+    size_t nlimits;
+    const char *image;   /* from an `image:` tag, or NULL for the pipeline's image */
+    const nb_kv *annotations;
+    size_t nannotations;
+    const nb_kv *labels;
+    size_t nlabels;
+} nb_step;
+
+typedef struct nb_pipeline {
+    const char *name;     /* the notebook's file name without extension, sanitised */
+    const char *notebook; /* the notebook's file name (no directory) */
+    /* how to regenerate the files, for their headers: "nb2pipe convert titanic.ipynb
+     * --split tags", run in the notebook's directory */
+    const char *regenerate;
+    const nb_param *params;
+    size_t nparams;
+    const nb_step *steps; /* in an order that runs every step after its upstream */
+    size_t nsteps;
+    const char *const *requirements; /* pip requirement lines, sorted, unique */
+    size_t nrequirements;
+    nb_pool pool;
+} nb_pipeline;
+
+void nb_pipeline_free(nb_pipeline *p);
+
+/* Index of the step named NAME, or -1. */
+long nb_pipeline_step_index(const nb_pipeline *p, const char *name);
+
+/* Checks the IR's invariants (names valid and unique, upstream acyclic and earlier in
+ * the order, inputs produced by an upstream step that lists them as outputs, sorted
+ * lists, params in range). Returns NULL when they hold, or a static description of the
+ * first one broken. Run on every fixture by the tests. */
+const char *nb_pipeline_check(const nb_pipeline *p);
+
+const char *nb_value_type_name(nb_value_type type);
+
+#endif

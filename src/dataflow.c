@@ -1,0 +1,673 @@
+#include "nb2pipe/dataflow.h"
+
+#include "nb2pipe/requirements.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Source to carry: a whole cell (stmt < 0) or one top-level statement of it. */
+typedef struct code_ref {
+    size_t cell; /* index into nb_analysis.cells */
+    long stmt;
+} code_ref;
+
+typedef struct input_ref {
+    nb_name name;
+    const char *text; /* the name's text, for sorting */
+    size_t from;      /* producing step (segmentation order) */
+    size_t cell;      /* the first cell that reads it, for messages */
+} input_ref;
+
+typedef struct step_state {
+    code_ref *code;
+    size_t ncode, code_cap;
+    input_ref *inputs;
+    size_t ninputs, inputs_cap;
+    nb_name *outputs;
+    size_t noutputs, outputs_cap;
+    nb_name *metrics;
+    size_t nmetrics, metrics_cap;
+    size_t *upstream;
+    size_t nupstream, upstream_cap;
+    bool *params; /* by parameter index */
+    size_t dependents;
+} step_state;
+
+typedef struct flow {
+    const nb_analysis *an;
+    const nb_segmentation *seg;
+    nb_diags *diags;
+    step_state *steps;
+    const nb_literal **params; /* the parameters cell literal of each parameter */
+    size_t nparams, params_cap;
+    size_t *param_of; /* by name id: parameter index + 1, or 0 */
+    code_ref *prelude;
+    size_t nprelude, prelude_cap;
+    bool *prelude_params; /* parameters the set-up code reads: every step gets them */
+    bool failed;
+} flow;
+
+static size_t cell_index(const flow *f, int number)
+{
+    return (size_t)(nb_analysis_cell(f->an, number) - f->an->cells);
+}
+
+static const char *name_str(const flow *f, nb_name name)
+{
+    return nb_names_str(f->an->names, name);
+}
+
+static nb_loc loc_of(const flow *f, size_t cell)
+{
+    return (nb_loc){ .file = f->an->nb->path, .cell = f->an->cells[cell].cell->number };
+}
+
+static void add_code(code_ref **items, size_t *n, size_t *cap, size_t cell, long stmt)
+{
+    *items = nb_xgrow(*items, cap, *n + 1, sizeof **items);
+    (*items)[(*n)++] = (code_ref){ cell, stmt };
+}
+
+static void add_name(nb_name **items, size_t *n, size_t *cap, nb_name name)
+{
+    *items = nb_xgrow(*items, cap, *n + 1, sizeof **items);
+    (*items)[(*n)++] = name;
+}
+
+/* ---- Parameters and set-up code ---------------------------------------------------- */
+
+static void collect_params(flow *f)
+{
+    const nb_analysis *an = f->an;
+    for (size_t i = 0; i < an->ncells; i++) {
+        if (f->seg->roles[i] != NB_ROLE_PARAMETERS)
+            continue;
+        const nb_facts *facts = &an->cells[i].facts;
+        for (size_t l = 0; l < facts->nliterals; l++) {
+            const nb_literal *lit = &facts->literals[l];
+            size_t p = f->param_of[lit->name];
+            if (p) { /* a later cell sets it again: its default wins */
+                f->params[p - 1] = lit;
+                continue;
+            }
+            f->params = nb_xgrow(f->params, &f->params_cap, f->nparams + 1, sizeof *f->params);
+            f->params[f->nparams++] = lit;
+            f->param_of[lit->name] = f->nparams;
+        }
+    }
+}
+
+/* Whether LIT (of a parameters cell) is the literal some parameter's default came from,
+ * or a literal an identical later one overrides. Such statements become the step's
+ * parameters cell instead of carried code. */
+static bool is_param_statement(const flow *f, const nb_facts *facts, size_t stmt)
+{
+    for (size_t l = 0; l < facts->nliterals; l++)
+        if (facts->literals[l].stmt == stmt && f->param_of[facts->literals[l].name])
+            return true;
+    return false;
+}
+
+static void collect_prelude(flow *f)
+{
+    const nb_analysis *an = f->an;
+    for (size_t i = 0; i < an->ncells; i++) {
+        nb_cell_role role = f->seg->roles[i];
+        if (role == NB_ROLE_PRELUDE) {
+            add_code(&f->prelude, &f->nprelude, &f->prelude_cap, i, -1);
+        } else if (role == NB_ROLE_PARAMETERS) {
+            const nb_facts *facts = &an->cells[i].facts;
+            for (size_t s = 0; s < facts->nstmts; s++)
+                if (!is_param_statement(f, facts, s))
+                    add_code(&f->prelude, &f->nprelude, &f->prelude_cap, i, (long)s);
+        }
+    }
+}
+
+/* ---- Uses ------------------------------------------------------------------------ */
+
+static void carry_definition(flow *f, step_state *st, size_t provider, nb_name name)
+{
+    const nb_def *def = nb_code_cell_def(&f->an->cells[provider], name);
+    add_code(&st->code, &st->ncode, &st->code_cap, provider, def ? (long)def->stmt : -1);
+}
+
+/* `from m import *` statements of cell PROVIDER. */
+static void carry_star_imports(flow *f, step_state *st, size_t provider)
+{
+    const nb_facts *facts = &f->an->cells[provider].facts;
+    for (size_t i = 0; i < facts->nimports; i++) {
+        if (!facts->imports[i].name || strcmp(facts->imports[i].name, "*") != 0)
+            continue;
+        for (size_t s = 0; s < facts->nstmts; s++)
+            if (facts->stmts[s].first_line <= facts->imports[i].line &&
+                facts->imports[i].line <= facts->stmts[s].last_line)
+                add_code(&st->code, &st->ncode, &st->code_cap, provider, (long)s);
+    }
+}
+
+/* One use, by cell CELL of step STEP (or of the set-up code when STEP < 0), of NAME as
+ * PROVIDER left it. */
+static void use_name(flow *f, long step, size_t cell, nb_name name, const nb_provider *p)
+{
+    if (p->status == NB_FROM_STAR_IMPORT && step >= 0) {
+        size_t provider = cell_index(f, p->cell);
+        if (f->seg->step_of[provider] != step && f->seg->roles[provider] == NB_ROLE_STEP)
+            carry_star_imports(f, &f->steps[step], provider);
+        return;
+    }
+    if (p->status != NB_PROVIDED)
+        return;
+    size_t provider = cell_index(f, p->cell);
+    switch (f->seg->roles[provider]) {
+    case NB_ROLE_PARAMETERS: {
+        size_t param = f->param_of[name];
+        if (!param)
+            return; /* code of the parameters cell: runs in every step */
+        if (step >= 0)
+            f->steps[step].params[param - 1] = true;
+        else
+            f->prelude_params[param - 1] = true;
+        return;
+    }
+    case NB_ROLE_STEP:
+        break;
+    default:
+        return; /* set-up code runs in every step; skipped cells provide nothing */
+    }
+    long from = f->seg->step_of[provider];
+    if (step < 0) {
+        if (p->kind == NB_BIND_DATA) {
+            nb_diag_add(f->diags, NB_ERROR, "setup-reads-data", loc_of(f, cell),
+                        "this set-up cell (imports, functions or parameters, run at the start "
+                        "of every step) reads '%s', which step '%s' computes", name_str(f, name),
+                        f->seg->steps[from].name);
+            f->failed = true;
+        }
+        return;
+    }
+    if (from == step)
+        return;
+    step_state *st = &f->steps[step];
+    if (p->kind != NB_BIND_DATA) {
+        carry_definition(f, st, provider, name);
+        return;
+    }
+    st->inputs = nb_xgrow(st->inputs, &st->inputs_cap, st->ninputs + 1, sizeof *st->inputs);
+    st->inputs[st->ninputs++] = (input_ref){ name, name_str(f, name), (size_t)from, cell };
+}
+
+static void use_cell(flow *f, long step, size_t cell)
+{
+    const nb_code_cell *cc = &f->an->cells[cell];
+    for (size_t i = 0; i < cc->facts.nuses; i++) {
+        /* a set-up cell's functions read globals when a step calls them: that step
+         * then has the read as an implied use */
+        if (step < 0 && cc->facts.uses[i].deferred)
+            continue;
+        use_name(f, step, cell, cc->facts.uses[i].name, &cc->providers[i]);
+    }
+    for (size_t i = 0; i < cc->nimplied; i++)
+        use_name(f, step, cell, cc->implied[i].name, &cc->implied[i].provider);
+}
+
+static void collect_metrics(flow *f)
+{
+    for (size_t i = 0; i < f->an->ncells; i++) {
+        if (f->seg->roles[i] != NB_ROLE_METRICS)
+            continue;
+        const nb_code_cell *cc = &f->an->cells[i];
+        for (size_t u = 0; u < cc->facts.nuses; u++) {
+            const nb_provider *p = &cc->providers[u];
+            if (p->status != NB_PROVIDED || p->kind != NB_BIND_DATA)
+                continue;
+            size_t provider = cell_index(f, p->cell);
+            long step = f->seg->step_of[provider];
+            if (step < 0 || f->seg->roles[provider] != NB_ROLE_STEP)
+                continue;
+            step_state *st = &f->steps[step];
+            add_name(&st->metrics, &st->nmetrics, &st->metrics_cap, cc->facts.uses[u].name);
+        }
+    }
+}
+
+/* ---- Per-step lists ---------------------------------------------------------------- */
+
+static int compare_inputs(const void *a, const void *b)
+{
+    const input_ref *x = a, *y = b;
+    int c = strcmp(x->text, y->text);
+    if (c)
+        return c;
+    return x->from < y->from ? -1 : x->from > y->from;
+}
+
+static int compare_code(const void *a, const void *b)
+{
+    const code_ref *x = a, *y = b;
+    if (x->cell != y->cell)
+        return x->cell < y->cell ? -1 : 1;
+    return x->stmt < y->stmt ? -1 : x->stmt > y->stmt;
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int compare_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Sorts ITEMS and drops repeats; returns the new count. */
+static size_t sort_unique(size_t *items, size_t n)
+{
+    if (n < 2)
+        return n;
+    qsort(items, n, sizeof *items, compare_size);
+    size_t out = 1;
+    for (size_t i = 1; i < n; i++)
+        if (items[i] != items[out - 1])
+            items[out++] = items[i];
+    return out;
+}
+
+static void add_upstream(step_state *st, size_t from)
+{
+    st->upstream = nb_xgrow(st->upstream, &st->upstream_cap, st->nupstream + 1, sizeof *st->upstream);
+    st->upstream[st->nupstream++] = from;
+}
+
+/* Sorts each step's inputs; one name from two steps is an error. Outputs and upstream
+ * follow from the inputs. */
+static void settle_steps(flow *f)
+{
+    for (size_t s = 0; s < f->seg->nsteps; s++) {
+        step_state *st = &f->steps[s];
+        if (st->ninputs)
+            qsort(st->inputs, st->ninputs, sizeof *st->inputs, compare_inputs);
+        size_t out = 0;
+        for (size_t i = 0; i < st->ninputs; i++) {
+            if (out && st->inputs[out - 1].name == st->inputs[i].name) {
+                if (st->inputs[out - 1].from != st->inputs[i].from) {
+                    nb_diag_add(f->diags, NB_ERROR, "ambiguous-input", loc_of(f, st->inputs[i].cell),
+                                "step '%s' reads '%s' as both step '%s' and step '%s' leave it "
+                                "(their cells are interleaved); give these cells one block",
+                                f->seg->steps[s].name, name_str(f, st->inputs[i].name),
+                                f->seg->steps[st->inputs[out - 1].from].name,
+                                f->seg->steps[st->inputs[i].from].name);
+                    f->failed = true;
+                }
+                continue;
+            }
+            st->inputs[out++] = st->inputs[i];
+        }
+        st->ninputs = out;
+        for (size_t i = 0; i < st->ninputs; i++) {
+            step_state *producer = &f->steps[st->inputs[i].from];
+            add_name(&producer->outputs, &producer->noutputs, &producer->outputs_cap,
+                     st->inputs[i].name);
+            add_upstream(st, st->inputs[i].from);
+        }
+        for (size_t i = 0; i < f->seg->steps[s].nprev; i++)
+            add_upstream(st, f->seg->steps[s].prev[i]);
+    }
+    for (size_t s = 0; s < f->seg->nsteps; s++) {
+        step_state *st = &f->steps[s];
+        st->nupstream = sort_unique(st->upstream, st->nupstream);
+        for (size_t u = 0; u < st->nupstream; u++)
+            f->steps[st->upstream[u]].dependents++;
+        if (st->ncode) {
+            qsort(st->code, st->ncode, sizeof *st->code, compare_code);
+            size_t n = 1;
+            for (size_t i = 1; i < st->ncode; i++)
+                if (compare_code(&st->code[i], &st->code[n - 1]) != 0)
+                    st->code[n++] = st->code[i];
+            st->ncode = n;
+        }
+    }
+}
+
+/* ---- Order ----------------------------------------------------------------------- */
+
+/* A min-heap of step indexes: among the steps ready to run, the one that comes first
+ * in the notebook (segmentation numbers steps by their first cell). */
+typedef struct ready_heap {
+    size_t *items;
+    size_t len;
+} ready_heap;
+
+static void heap_push(ready_heap *h, size_t v)
+{
+    size_t i = h->len++;
+    h->items[i] = v;
+    while (i > 0 && h->items[(i - 1) / 2] > h->items[i]) {
+        size_t parent = (i - 1) / 2, t = h->items[parent];
+        h->items[parent] = h->items[i];
+        h->items[i] = t;
+        i = parent;
+    }
+}
+
+static size_t heap_pop(ready_heap *h)
+{
+    size_t top = h->items[0];
+    h->items[0] = h->items[--h->len];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < h->len && h->items[l] < h->items[m])
+            m = l;
+        if (r < h->len && h->items[r] < h->items[m])
+            m = r;
+        if (m == i)
+            break;
+        size_t t = h->items[m];
+        h->items[m] = h->items[i];
+        h->items[i] = t;
+        i = m;
+    }
+    return top;
+}
+
+/* Steps in dependency order (Kahn's algorithm). Returns false, after reporting the steps
+ * involved, when some depend on each other. */
+static bool order_steps(flow *f, size_t *order)
+{
+    size_t n = f->seg->nsteps;
+    size_t *waiting = nb_xcalloc(n + 1, sizeof *waiting);
+    size_t *first_dependent = nb_xcalloc(n + 2, sizeof *first_dependent);
+    size_t edges = 0;
+    for (size_t s = 0; s < n; s++) {
+        waiting[s] = f->steps[s].nupstream;
+        edges += f->steps[s].nupstream;
+        for (size_t u = 0; u < f->steps[s].nupstream; u++)
+            first_dependent[f->steps[s].upstream[u] + 1]++;
+    }
+    for (size_t s = 0; s < n; s++)
+        first_dependent[s + 1] += first_dependent[s];
+    size_t *dependents = nb_xcalloc(edges + 1, sizeof *dependents);
+    size_t *fill = nb_xcalloc(n + 1, sizeof *fill);
+    for (size_t s = 0; s < n; s++)
+        for (size_t u = 0; u < f->steps[s].nupstream; u++) {
+            size_t from = f->steps[s].upstream[u];
+            dependents[first_dependent[from] + fill[from]++] = s;
+        }
+    ready_heap heap = { nb_xcalloc(n + 1, sizeof *heap.items), 0 };
+    for (size_t s = 0; s < n; s++)
+        if (waiting[s] == 0)
+            heap_push(&heap, s);
+    size_t placed = 0;
+    while (heap.len) {
+        size_t next = heap_pop(&heap);
+        order[placed++] = next;
+        for (size_t d = first_dependent[next]; d < first_dependent[next + 1]; d++)
+            if (--waiting[dependents[d]] == 0)
+                heap_push(&heap, dependents[d]);
+    }
+    bool ok = placed == n;
+    if (!ok) {
+        nb_buf list = NB_BUF_INIT;
+        for (size_t s = 0; s < n; s++)
+            if (waiting[s] > 0)
+                nb_buf_printf(&list, "%s'%s'", list.len ? ", " : "", f->seg->steps[s].name);
+        nb_diag_add(f->diags, NB_ERROR, "step-cycle", (nb_loc){ .file = f->an->nb->path },
+                    "steps %s depend on each other (their cells are interleaved or a prev: tag "
+                    "points forward); merge them or reorder the cells", list.data);
+        nb_buf_release(&list);
+        f->failed = true;
+    }
+    free(heap.items);
+    free(waiting);
+    free(first_dependent);
+    free(dependents);
+    free(fill);
+    return ok;
+}
+
+/* ---- Warnings -------------------------------------------------------------------- */
+
+static void warn(flow *f)
+{
+    for (size_t s = 0; s < f->seg->nsteps; s++) {
+        const nb_segment_step *seg_step = &f->seg->steps[s];
+        for (size_t i = 0; i < seg_step->ncells; i++) {
+            const nb_code_cell *cc = &f->an->cells[seg_step->cells[i]];
+            if (cc->facts.displays_only && cc->nmagics == 0)
+                nb_diag_add(f->diags, NB_WARNING, "no-effect", loc_of(f, seg_step->cells[i]),
+                            "this cell only displays values: in step '%s' it has no effect",
+                            seg_step->name);
+        }
+    }
+}
+
+static void warn_dead_ends(flow *f, const size_t *order)
+{
+    size_t n = f->seg->nsteps;
+    for (size_t k = 0; k + 1 < n; k++) {
+        size_t s = order[k];
+        const step_state *st = &f->steps[s];
+        if (st->dependents == 0 && st->noutputs == 0 && st->nmetrics == 0)
+            nb_diag_add(f->diags, NB_WARNING, "unused-step",
+                        loc_of(f, f->seg->steps[s].cells[0]),
+                        "nothing step '%s' computes is used by a later step", f->seg->steps[s].name);
+    }
+}
+
+/* ---- The IR ---------------------------------------------------------------------- */
+
+static nb_value_type value_type(nb_literal_type t)
+{
+    switch (t) {
+    case NB_LIT_BOOL: return NB_TYPE_BOOL;
+    case NB_LIT_INT: return NB_TYPE_INT;
+    case NB_LIT_FLOAT: return NB_TYPE_FLOAT;
+    case NB_LIT_NONE: return NB_TYPE_NONE;
+    case NB_LIT_STRING: break;
+    }
+    return NB_TYPE_STRING;
+}
+
+static nb_code code_text(flow *f, nb_pool *pool, const code_ref *ref)
+{
+    const nb_code_cell *cc = &f->an->cells[ref->cell];
+    const char *start = cc->python;
+    size_t len = cc->python_len;
+    if (ref->stmt >= 0) {
+        const nb_stmt *st = &cc->facts.stmts[ref->stmt];
+        start = cc->python + st->start;
+        len = st->end - st->start;
+    }
+    nb_buf text = NB_BUF_INIT;
+    nb_buf_add(&text, start, len);
+    if (text.len && text.data[text.len - 1] != '\n')
+        nb_buf_putc(&text, '\n');
+    nb_code code = { cc->cell->number, cc->cell->id ? nb_pool_strdup(pool, cc->cell->id) : NULL,
+                     nb_pool_strndup(pool, text.data, text.len) };
+    nb_buf_release(&text);
+    return code;
+}
+
+/* NAMES as pool strings, sorted, without repeats; *COUNT receives how many. */
+static const char **pool_names(flow *f, nb_pool *pool, const nb_name *names, size_t n,
+                               size_t *count)
+{
+    const char **out = nb_pool_alloc(pool, (n + 1) * sizeof *out);
+    for (size_t i = 0; i < n; i++)
+        out[i] = name_str(f, names[i]);
+    if (n > 1)
+        qsort(out, n, sizeof *out, compare_strings);
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++)
+        if (kept == 0 || strcmp(out[kept - 1], out[i]) != 0)
+            out[kept++] = out[i];
+    for (size_t i = 0; i < kept; i++)
+        out[i] = nb_pool_strdup(pool, out[i]);
+    *count = kept;
+    return out;
+}
+
+static nb_kv *copy_kvs(nb_pool *pool, const nb_kv *items, size_t n)
+{
+    nb_kv *out = nb_pool_alloc(pool, (n + 1) * sizeof *out);
+    for (size_t i = 0; i < n; i++)
+        out[i] = (nb_kv){ nb_pool_strdup(pool, items[i].key), nb_pool_strdup(pool, items[i].value) };
+    return out;
+}
+
+
+static void build_step(flow *f, nb_pipeline *p, size_t s, nb_step *out, const size_t *position)
+{
+    nb_pool *pool = &p->pool;
+    const nb_segment_step *seg_step = &f->seg->steps[s];
+    step_state *st = &f->steps[s];
+    out->name = nb_pool_strdup(pool, seg_step->name);
+    out->title = nb_pool_strdup(pool, seg_step->title);
+
+    /* carried: the set-up code and this step's own needs, merged in notebook order */
+    code_ref *all = nb_xmalloc((f->nprelude + st->ncode + 1) * sizeof *all);
+    memcpy(all, f->prelude, f->nprelude * sizeof *all);
+    memcpy(all + f->nprelude, st->code, st->ncode * sizeof *all);
+    size_t nall = f->nprelude + st->ncode;
+    qsort(all, nall, sizeof *all, compare_code);
+    nb_code *carried = nb_pool_alloc(pool, (nall + 1) * sizeof *carried);
+    for (size_t i = 0; i < nall; i++)
+        carried[i] = code_text(f, pool, &all[i]);
+    out->carried = carried;
+    out->ncarried = nall;
+    free(all);
+
+    nb_code *cells = nb_pool_alloc(pool, (seg_step->ncells + 1) * sizeof *cells);
+    for (size_t i = 0; i < seg_step->ncells; i++)
+        cells[i] = code_text(f, pool, &(code_ref){ seg_step->cells[i], -1 });
+    out->cells = cells;
+    out->ncells = seg_step->ncells;
+
+    nb_input *inputs = nb_pool_alloc(pool, (st->ninputs + 1) * sizeof *inputs);
+    for (size_t i = 0; i < st->ninputs; i++)
+        inputs[i] = (nb_input){ nb_pool_strdup(pool, name_str(f, st->inputs[i].name)),
+                                position[st->inputs[i].from] };
+    out->inputs = inputs;
+    out->ninputs = st->ninputs;
+    out->outputs = pool_names(f, pool, st->outputs, st->noutputs, &out->noutputs);
+    out->metrics = pool_names(f, pool, st->metrics, st->nmetrics, &out->nmetrics);
+
+    size_t *upstream = nb_pool_alloc(pool, (st->nupstream + 1) * sizeof *upstream);
+    for (size_t i = 0; i < st->nupstream; i++)
+        upstream[i] = position[st->upstream[i]];
+    qsort(upstream, st->nupstream, sizeof *upstream, compare_size);
+    out->upstream = upstream;
+    out->nupstream = st->nupstream;
+
+    size_t *params = nb_pool_alloc(pool, (f->nparams + 1) * sizeof *params);
+    for (size_t i = 0; i < f->nparams; i++)
+        if (st->params[i] || f->prelude_params[i])
+            params[out->nparams++] = i;
+    out->params = params;
+
+    out->limits = copy_kvs(pool, seg_step->limits, seg_step->nlimits);
+    out->nlimits = seg_step->nlimits;
+    out->annotations = copy_kvs(pool, seg_step->annotations, seg_step->nannotations);
+    out->nannotations = seg_step->nannotations;
+    out->labels = copy_kvs(pool, seg_step->labels, seg_step->nlabels);
+    out->nlabels = seg_step->nlabels;
+    out->image = seg_step->image ? nb_pool_strdup(pool, seg_step->image) : NULL;
+}
+
+static nb_pipeline *build_ir(flow *f, const size_t *order, const nb_dataflow_opts *opts,
+                             const char *pipeline_name)
+{
+    nb_pipeline *p = nb_xcalloc(1, sizeof *p);
+    nb_pool *pool = &p->pool;
+    size_t n = f->seg->nsteps;
+    size_t *position = nb_xcalloc(n + 1, sizeof *position);
+    for (size_t k = 0; k < n; k++)
+        position[order[k]] = k;
+
+    p->name = nb_pool_strdup(pool, pipeline_name);
+    const char *path = f->an->nb->path;
+    const char *slash = strrchr(path, '/');
+    p->notebook = nb_pool_strdup(pool, slash ? slash + 1 : path);
+    p->regenerate = nb_pool_strdup(pool, opts && opts->regenerate ? opts->regenerate : "");
+
+    nb_param *params = nb_pool_alloc(pool, (f->nparams + 1) * sizeof *params);
+    for (size_t i = 0; i < f->nparams; i++) {
+        const nb_literal *lit = f->params[i];
+        params[i] = (nb_param){ nb_pool_strdup(pool, name_str(f, lit->name)),
+                                value_type(lit->type), nb_pool_strdup(pool, lit->text),
+                                nb_pool_strdup(pool, lit->value) };
+    }
+    p->params = params;
+    p->nparams = f->nparams;
+
+    nb_step *steps = nb_pool_alloc(pool, (n + 1) * sizeof *steps);
+    for (size_t k = 0; k < n; k++)
+        build_step(f, p, order[k], &steps[k], position);
+    p->steps = steps;
+    p->nsteps = n;
+    free(position);
+
+    nb_requirements_collect(f->an, f->seg->roles, opts ? opts->notebook_dir : NULL, pool,
+                            &p->requirements, &p->nrequirements);
+    return p;
+}
+
+static void release_flow(flow *f)
+{
+    for (size_t s = 0; f->steps && s < f->seg->nsteps; s++) {
+        step_state *st = &f->steps[s];
+        free(st->code);
+        free(st->inputs);
+        free(st->outputs);
+        free(st->metrics);
+        free(st->upstream);
+        free(st->params);
+    }
+    free(f->steps);
+    free(f->params);
+    free(f->param_of);
+    free(f->prelude);
+    free(f->prelude_params);
+}
+
+nb_pipeline *nb_dataflow_build(const nb_analysis *an, const nb_segmentation *seg,
+                               const nb_dataflow_opts *opts, nb_diags *diags)
+{
+    flow f = { .an = an, .seg = seg, .diags = diags };
+    f.param_of = nb_xcalloc(nb_names_count(an->names) + 1, sizeof *f.param_of);
+    collect_params(&f);
+    collect_prelude(&f);
+    f.prelude_params = nb_xcalloc(f.nparams + 1, sizeof *f.prelude_params);
+    f.steps = nb_xcalloc(seg->nsteps + 1, sizeof *f.steps);
+    for (size_t s = 0; s < seg->nsteps; s++)
+        f.steps[s].params = nb_xcalloc(f.nparams + 1, sizeof *f.steps[s].params);
+
+    for (size_t i = 0; i < an->ncells; i++) {
+        nb_cell_role role = seg->roles[i];
+        if (role == NB_ROLE_PRELUDE || role == NB_ROLE_PARAMETERS)
+            use_cell(&f, -1, i);
+        else if (role == NB_ROLE_STEP && seg->step_of[i] >= 0)
+            use_cell(&f, seg->step_of[i], i);
+    }
+    collect_metrics(&f);
+    settle_steps(&f);
+    warn(&f);
+
+    size_t *order = nb_xcalloc(seg->nsteps + 1, sizeof *order);
+    nb_pipeline *p = NULL;
+    if (order_steps(&f, order) && !f.failed) {
+        warn_dead_ends(&f, order);
+        nb_buf name = NB_BUF_INIT;
+        const char *path = an->nb->path;
+        const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+        const char *dot = strrchr(base, '.');
+        nb_step_name(base, dot ? (size_t)(dot - base) : strlen(base), &name);
+        p = build_ir(&f, order, opts, name.data);
+        nb_buf_release(&name);
+    }
+    free(order);
+    release_flow(&f);
+    return p;
+}

@@ -1,0 +1,616 @@
+#include "nb2pipe/segment.h"
+
+#include "nb2pipe/names.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Tags ------------------------------------------------------------------------ */
+
+enum tag_kind {
+    TAG_BLOCK,
+    TAG_PREV,
+    TAG_LIMIT,
+    TAG_IMAGE,
+    TAG_ANNOTATION,
+    TAG_LABEL,
+    TAG_SKIP,
+    TAG_IMPORTS,
+    TAG_FUNCTIONS,
+    TAG_PARAMETERS,
+    TAG_METRICS,
+    TAG_UNKNOWN,
+};
+
+/* Kale's tag syntax (1.x `block:`, 2.x `step:`), plus papermill's `parameters`. */
+static const struct {
+    const char *text;
+    bool prefix; /* TEXT is followed by an argument */
+    enum tag_kind kind;
+} tag_table[] = {
+    { "block:", true, TAG_BLOCK },
+    { "step:", true, TAG_BLOCK },
+    { "prev:", true, TAG_PREV },
+    { "limit:", true, TAG_LIMIT },
+    { "image:", true, TAG_IMAGE },
+    { "annotation:", true, TAG_ANNOTATION },
+    { "label:", true, TAG_LABEL },
+    { "skip", false, TAG_SKIP },
+    { "imports", false, TAG_IMPORTS },
+    { "functions", false, TAG_FUNCTIONS },
+    { "pipeline-parameters", false, TAG_PARAMETERS },
+    { "parameters", false, TAG_PARAMETERS },
+    { "injected-parameters", false, TAG_PARAMETERS },
+    { "pipeline-metrics", false, TAG_METRICS },
+};
+
+/* Classifies TAG; *ARG points at what follows the prefix. */
+static enum tag_kind classify(const char *tag, const char **arg)
+{
+    for (size_t i = 0; i < sizeof tag_table / sizeof tag_table[0]; i++) {
+        size_t n = strlen(tag_table[i].text);
+        if (tag_table[i].prefix ? strncmp(tag, tag_table[i].text, n) == 0
+                                : strcmp(tag, tag_table[i].text) == 0) {
+            *arg = tag + n;
+            return tag_table[i].kind;
+        }
+    }
+    *arg = tag;
+    return TAG_UNKNOWN;
+}
+
+static nb_loc cell_loc(const nb_analysis *an, size_t index)
+{
+    return (nb_loc){ .file = an->nb->path, .cell = an->cells[index].cell->number };
+}
+
+/* A Kubernetes-style quantity: digits with an optional fraction and unit (500m, 2Gi, 1.5). */
+static bool is_quantity(const char *s)
+{
+    size_t i = 0, digits = 0;
+    while (isdigit((unsigned char)s[i]))
+        i++, digits++;
+    if (s[i] == '.') {
+        i++;
+        while (isdigit((unsigned char)s[i]))
+            i++, digits++;
+    }
+    if (digits == 0)
+        return false;
+    static const char *const units[] = { "", "m", "k", "K", "M", "G", "T", "P", "E", "Ki", "Mi",
+                                         "Gi", "Ti", "Pi", "Ei" };
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++)
+        if (strcmp(s + i, units[u]) == 0)
+            return true;
+    return false;
+}
+
+/* Checks one tag's syntax; records an error and returns false when it is malformed. */
+static bool check_tag(const nb_analysis *an, size_t index, const char *tag, nb_diags *diags)
+{
+    const char *arg;
+    enum tag_kind kind = classify(tag, &arg);
+    const char *colon = strrchr(arg, ':');
+    const char *problem = NULL;
+    switch (kind) {
+    case TAG_BLOCK:
+    case TAG_PREV:
+    case TAG_IMAGE:
+        if (!*arg)
+            problem = "needs a name after the colon";
+        break;
+    case TAG_LIMIT:
+        if (!colon || colon == arg)
+            problem = "should be limit:RESOURCE:QUANTITY (e.g. limit:memory:2Gi)";
+        else if (!is_quantity(colon + 1))
+            problem = "has a quantity that is not a number with an optional unit (500m, 2Gi)";
+        break;
+    case TAG_ANNOTATION:
+    case TAG_LABEL:
+        if (!strchr(arg, ':') || arg[0] == ':')
+            problem = "should be KIND:KEY:VALUE";
+        break;
+    default:
+        break;
+    }
+    if (problem)
+        nb_diag_add(diags, NB_ERROR, "bad-tag", cell_loc(an, index), "tag '%s' %s", tag, problem);
+    return problem == NULL;
+}
+
+int nb_segment_roles(const nb_analysis *an, nb_segmentation *seg, nb_diags *diags)
+{
+    memset(seg, 0, sizeof *seg);
+    seg->roles = nb_pool_alloc(&seg->pool, (an->ncells + 1) * sizeof *seg->roles);
+    seg->step_of = nb_pool_alloc(&seg->pool, (an->ncells + 1) * sizeof *seg->step_of);
+    int status = 0;
+    for (size_t i = 0; i < an->ncells; i++) {
+        const nb_cell *cell = an->cells[i].cell;
+        nb_cell_role role = NB_ROLE_STEP;
+        seg->step_of[i] = -1;
+        for (size_t t = 0; t < cell->ntags; t++) {
+            if (!check_tag(an, i, cell->tags[t], diags))
+                status = -1;
+            const char *arg;
+            /* when a cell has several role tags, skipping it wins */
+            switch (classify(cell->tags[t], &arg)) {
+            case TAG_SKIP: role = NB_ROLE_SKIP; break;
+            case TAG_METRICS:
+                if (role != NB_ROLE_SKIP)
+                    role = NB_ROLE_METRICS;
+                break;
+            case TAG_PARAMETERS:
+                if (role == NB_ROLE_STEP || role == NB_ROLE_PRELUDE)
+                    role = NB_ROLE_PARAMETERS;
+                break;
+            case TAG_IMPORTS:
+            case TAG_FUNCTIONS:
+                if (role == NB_ROLE_STEP)
+                    role = NB_ROLE_PRELUDE;
+                break;
+            default: break;
+            }
+        }
+        seg->roles[i] = role;
+    }
+    return status;
+}
+
+/* ---- Names ----------------------------------------------------------------------- */
+
+enum { MAX_STEP_NAME = 48 };
+
+static bool is_reserved(const char *name)
+{
+    /* Python keywords (a step name is also a module-ish name and a task id) and the
+     * device names Windows will not create files for */
+    static const char *const reserved[] = {
+        "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del",
+        "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in",
+        "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
+        "with", "yield", "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5",
+        "com6", "com7", "com8", "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6",
+        "lpt7", "lpt8", "lpt9",
+    };
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        if (strcmp(name, reserved[i]) == 0)
+            return true;
+    return false;
+}
+
+void nb_step_name(const char *text, size_t len, nb_buf *out)
+{
+    nb_buf_reset(out);
+    bool separator = false;
+    for (size_t i = 0; i < len && out->len < MAX_STEP_NAME; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c < 0x80 && isalnum(c)) {
+            if (separator && out->len)
+                nb_buf_putc(out, '_');
+            nb_buf_putc(out, (char)tolower(c));
+            separator = false;
+        } else {
+            separator = true;
+        }
+    }
+    if (out->len > MAX_STEP_NAME)
+        nb_buf_truncate(out, MAX_STEP_NAME);
+    while (out->len && out->data[out->len - 1] == '_')
+        nb_buf_truncate(out, out->len - 1);
+    if (out->len == 0)
+        nb_buf_puts(out, "step");
+    if (isdigit((unsigned char)out->data[0])) {
+        nb_buf tmp = NB_BUF_INIT;
+        nb_buf_puts(&tmp, "step_");
+        nb_buf_add(&tmp, out->data, out->len < MAX_STEP_NAME - 5 ? out->len : MAX_STEP_NAME - 5);
+        nb_buf_reset(out);
+        nb_buf_add(out, tmp.data, tmp.len);
+        nb_buf_release(&tmp);
+    }
+    if (is_reserved(out->data))
+        nb_buf_puts(out, "_step");
+}
+
+const char *nb_split_name(nb_split split)
+{
+    switch (split) {
+    case NB_SPLIT_AUTO: return "auto";
+    case NB_SPLIT_TAGS: return "tags";
+    case NB_SPLIT_HEADINGS: return "headings";
+    case NB_SPLIT_SINGLE: return "single";
+    }
+    return "?";
+}
+
+/* ---- Steps ----------------------------------------------------------------------- */
+
+typedef struct builder {
+    const nb_analysis *an;
+    nb_segmentation *seg;
+    nb_diags *diags;
+    nb_names *taken;  /* step names handed out */
+    nb_names *blocks; /* Kale block name -> step, by id */
+    long *step_of_block;
+    size_t step_of_block_cap;
+} builder;
+
+static size_t add_step(builder *b, const char *title, size_t title_len)
+{
+    nb_segmentation *seg = b->seg;
+    nb_buf name = NB_BUF_INIT, unique = NB_BUF_INIT;
+    nb_step_name(title, title_len, &name);
+    nb_buf_add(&unique, name.data, name.len);
+    /* clashes get _2, _3... in notebook order, so names stay put when unrelated cells
+     * change */
+    for (int n = 2; nb_names_find(b->taken, unique.data, unique.len) != NB_NO_NAME; n++) {
+        nb_buf_reset(&unique);
+        nb_buf_add(&unique, name.data, name.len < MAX_STEP_NAME - 4 ? name.len : MAX_STEP_NAME - 4);
+        nb_buf_printf(&unique, "_%d", n);
+    }
+    nb_names_intern(b->taken, unique.data, unique.len);
+    seg->steps = nb_xgrow(seg->steps, &seg->steps_cap, seg->nsteps + 1, sizeof *seg->steps);
+    nb_segment_step *step = &seg->steps[seg->nsteps];
+    memset(step, 0, sizeof *step);
+    step->name = nb_pool_strndup(&seg->pool, unique.data, unique.len);
+    step->title = nb_pool_strndup(&seg->pool, title, title_len);
+    nb_buf_release(&name);
+    nb_buf_release(&unique);
+    return seg->nsteps++;
+}
+
+static void add_cell(builder *b, size_t step, size_t cell)
+{
+    nb_segment_step *s = &b->seg->steps[step];
+    s->cells = nb_xgrow(s->cells, &s->cells_cap, s->ncells + 1, sizeof *s->cells);
+    s->cells[s->ncells++] = cell;
+    b->seg->step_of[cell] = (long)step;
+}
+
+static void add_kv(nb_pool *pool, nb_kv **items, size_t *n, size_t *cap, const char *key,
+                   size_t key_len, const char *value)
+{
+    for (size_t i = 0; i < *n; i++) {
+        if (strlen((*items)[i].key) == key_len && memcmp((*items)[i].key, key, key_len) == 0) {
+            (*items)[i].value = nb_pool_strdup(pool, value); /* the last tag wins */
+            return;
+        }
+    }
+    *items = nb_xgrow(*items, cap, *n + 1, sizeof **items);
+    (*items)[(*n)++] = (nb_kv){ nb_pool_strndup(pool, key, key_len), nb_pool_strdup(pool, value) };
+}
+
+/* The first block:/step: name among the cell's tags, or NULL. */
+static const char *block_tag(const nb_cell *cell)
+{
+    for (size_t t = 0; t < cell->ntags; t++) {
+        const char *arg;
+        if (classify(cell->tags[t], &arg) == TAG_BLOCK && *arg)
+            return arg;
+    }
+    return NULL;
+}
+
+/* limit:, image:, annotation:, label: tags of a cell apply to its step. */
+static void apply_step_tags(builder *b, size_t cell, size_t step)
+{
+    nb_segment_step *s = &b->seg->steps[step];
+    nb_pool *pool = &b->seg->pool;
+    const nb_cell *c = b->an->cells[cell].cell;
+    for (size_t t = 0; t < c->ntags; t++) {
+        const char *arg;
+        enum tag_kind kind = classify(c->tags[t], &arg);
+        const char *colon = kind == TAG_LIMIT ? strrchr(arg, ':') : strchr(arg, ':');
+        switch (kind) {
+        case TAG_LIMIT:
+            if (colon && colon != arg)
+                add_kv(pool, &s->limits, &s->nlimits, &s->limits_cap, arg, (size_t)(colon - arg),
+                       colon + 1);
+            break;
+        case TAG_ANNOTATION:
+            if (colon && colon != arg)
+                add_kv(pool, &s->annotations, &s->nannotations, &s->annotations_cap, arg,
+                       (size_t)(colon - arg), colon + 1);
+            break;
+        case TAG_LABEL:
+            if (colon && colon != arg)
+                add_kv(pool, &s->labels, &s->nlabels, &s->labels_cap, arg, (size_t)(colon - arg),
+                       colon + 1);
+            break;
+        case TAG_IMAGE:
+            if (*arg)
+                s->image = nb_pool_strdup(pool, arg);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* A cell that only sets things up (imports, definitions, literal constants) may run
+ * at the start of every step instead of forming a step of its own. */
+static bool sets_up_only(const nb_code_cell *cc)
+{
+    const nb_facts *f = &cc->facts;
+    if (!f->parsed || f->nmutations || f->ndeletes)
+        return false;
+    for (size_t i = 0; i < cc->nmagics; i++)
+        if (cc->magics[i].action == NB_MAGIC_TRANSLATED)
+            return false; /* shell commands and %cd have effects */
+    for (size_t i = 0; i < f->ndefs; i++) {
+        if (f->defs[i].kind != NB_BIND_DATA)
+            continue;
+        bool literal = false;
+        for (size_t l = 0; l < f->nliterals && !literal; l++)
+            literal = f->literals[l].name == f->defs[i].name;
+        if (!literal)
+            return false;
+    }
+    return true;
+}
+
+/* Code cells that come before the first step: set-up cells run in every step; if any
+ * does more, they form a step of their own. */
+static void place_leading(builder *b, const size_t *leading, size_t nleading)
+{
+    bool setup = true;
+    for (size_t i = 0; i < nleading && setup; i++)
+        setup = sets_up_only(&b->an->cells[leading[i]]);
+    if (setup && b->seg->nsteps > 0) {
+        for (size_t i = 0; i < nleading; i++)
+            b->seg->roles[leading[i]] = NB_ROLE_PRELUDE;
+        return;
+    }
+    if (nleading == 0)
+        return;
+    /* insert a "setup" step in front */
+    size_t step = add_step(b, "setup", 5);
+    nb_segment_step moved = b->seg->steps[step];
+    memmove(&b->seg->steps[1], &b->seg->steps[0], step * sizeof *b->seg->steps);
+    b->seg->steps[0] = moved;
+    for (size_t i = 0; i < b->an->ncells; i++)
+        if (b->seg->step_of[i] >= 0)
+            b->seg->step_of[i]++;
+    for (size_t i = 0; i < b->step_of_block_cap; i++)
+        if (b->step_of_block[i] >= 0)
+            b->step_of_block[i]++;
+    for (size_t i = 0; i < nleading; i++) {
+        add_cell(b, 0, leading[i]);
+        apply_step_tags(b, leading[i], 0);
+    }
+}
+
+static size_t block_step(builder *b, const char *block)
+{
+    nb_buf name = NB_BUF_INIT;
+    nb_step_name(block, strlen(block), &name);
+    nb_name id = nb_names_intern(b->blocks, name.data, name.len);
+    nb_buf_release(&name);
+    if (id >= b->step_of_block_cap) {
+        size_t old = b->step_of_block_cap;
+        b->step_of_block = nb_xgrow(b->step_of_block, &b->step_of_block_cap, (size_t)id + 1,
+                                    sizeof *b->step_of_block);
+        for (size_t i = old; i < b->step_of_block_cap; i++)
+            b->step_of_block[i] = -1;
+    }
+    if (b->step_of_block[id] < 0)
+        b->step_of_block[id] = (long)add_step(b, block, strlen(block));
+    return (size_t)b->step_of_block[id];
+}
+
+static void split_by_tags(builder *b, size_t **leading, size_t *nleading, size_t *cap)
+{
+    long current = -1;
+    for (size_t i = 0; i < b->an->ncells; i++) {
+        if (b->seg->roles[i] != NB_ROLE_STEP)
+            continue;
+        const char *block = block_tag(b->an->cells[i].cell);
+        if (block)
+            current = (long)block_step(b, block);
+        if (current < 0) {
+            *leading = nb_xgrow(*leading, cap, *nleading + 1, sizeof **leading);
+            (*leading)[(*nleading)++] = i;
+            continue;
+        }
+        add_cell(b, (size_t)current, i);
+        apply_step_tags(b, i, (size_t)current);
+    }
+}
+
+/* The text of the last `## ` heading in a markdown cell, or NULL. */
+static const char *h2_title(const nb_cell *cell, size_t *len)
+{
+    const char *found = NULL;
+    const char *p = cell->source, *end = cell->source + cell->source_len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *eol = nl ? nl : end;
+        const char *q = p;
+        while (q < eol && q - p < 3 && *q == ' ')
+            q++;
+        if (eol - q >= 3 && q[0] == '#' && q[1] == '#' && (q[2] == ' ' || q[2] == '\t')) {
+            const char *s = q + 3, *e = eol;
+            while (s < e && (*s == ' ' || *s == '\t'))
+                s++;
+            while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '#' || e[-1] == '\r'))
+                e--;
+            found = s;
+            *len = (size_t)(e - s);
+        }
+        p = nl ? nl + 1 : end;
+    }
+    return found;
+}
+
+static void split_by_headings(builder *b, size_t **leading, size_t *nleading, size_t *cap)
+{
+    const nb_notebook *nb = b->an->nb;
+    const char *title = NULL;
+    size_t title_len = 0;
+    long current = -1;
+    size_t code = 0;
+    for (size_t i = 0; i < nb->ncells; i++) {
+        const nb_cell *cell = &nb->cells[i];
+        if (cell->type == NB_CELL_MARKDOWN) {
+            size_t len;
+            const char *t = h2_title(cell, &len);
+            if (t) {
+                title = t;
+                title_len = len;
+            }
+            continue;
+        }
+        if (cell->type != NB_CELL_CODE)
+            continue;
+        size_t index = code++;
+        if (b->seg->roles[index] != NB_ROLE_STEP)
+            continue;
+        if (title) { /* the first code cell under a heading starts its step */
+            current = (long)add_step(b, title, title_len);
+            title = NULL;
+        }
+        if (current < 0) {
+            *leading = nb_xgrow(*leading, cap, *nleading + 1, sizeof **leading);
+            (*leading)[(*nleading)++] = index;
+            continue;
+        }
+        add_cell(b, (size_t)current, index);
+        apply_step_tags(b, index, (size_t)current);
+    }
+}
+
+static bool has_block_tags(const nb_analysis *an)
+{
+    for (size_t i = 0; i < an->ncells; i++)
+        if (block_tag(an->cells[i].cell))
+            return true;
+    return false;
+}
+
+static bool has_h2(const nb_notebook *nb)
+{
+    size_t len;
+    for (size_t i = 0; i < nb->ncells; i++)
+        if (nb->cells[i].type == NB_CELL_MARKDOWN && h2_title(&nb->cells[i], &len))
+            return true;
+    return false;
+}
+
+/* prev:NAME tags, once every step exists. */
+static int resolve_prev(builder *b)
+{
+    int status = 0;
+    nb_buf name = NB_BUF_INIT;
+    for (size_t i = 0; i < b->an->ncells; i++) {
+        long step = b->seg->step_of[i];
+        const nb_cell *cell = b->an->cells[i].cell;
+        for (size_t t = 0; t < cell->ntags; t++) {
+            const char *arg;
+            if (classify(cell->tags[t], &arg) != TAG_PREV || !*arg)
+                continue;
+            nb_step_name(arg, strlen(arg), &name);
+            nb_name id = nb_names_find(b->blocks, name.data, name.len);
+            long prev = id != NB_NO_NAME && id < b->step_of_block_cap ? b->step_of_block[id] : -1;
+            if (prev < 0 || step < 0) {
+                nb_diag_add(b->diags, NB_ERROR, "bad-tag", cell_loc(b->an, i),
+                            step < 0 ? "tag '%s' is on a cell that belongs to no step"
+                                     : "tag '%s' names no step of this notebook",
+                            cell->tags[t]);
+                status = -1;
+                continue;
+            }
+            if (prev == step)
+                continue;
+            nb_segment_step *s = &b->seg->steps[step];
+            bool known = false;
+            for (size_t p = 0; p < s->nprev && !known; p++)
+                known = s->prev[p] == (size_t)prev;
+            if (!known) {
+                s->prev = nb_xgrow(s->prev, &s->prev_cap, s->nprev + 1, sizeof *s->prev);
+                s->prev[s->nprev++] = (size_t)prev;
+            }
+        }
+    }
+    nb_buf_release(&name);
+    return status;
+}
+
+static void warn_unknown_tags(const builder *b)
+{
+    for (size_t i = 0; i < b->an->ncells; i++) {
+        const nb_cell *cell = b->an->cells[i].cell;
+        for (size_t t = 0; t < cell->ntags; t++) {
+            const char *arg;
+            if (classify(cell->tags[t], &arg) == TAG_UNKNOWN)
+                nb_diag_add(b->diags, NB_WARNING, "unknown-tag", cell_loc(b->an, i),
+                            "unknown tag '%s' ignored", cell->tags[t]);
+        }
+    }
+}
+
+int nb_segment_steps(const nb_analysis *an, nb_split split, const char *pipeline_name,
+                     nb_segmentation *seg, nb_diags *diags)
+{
+    builder b = { .an = an, .seg = seg, .diags = diags };
+    b.taken = nb_names_new();
+    b.blocks = nb_names_new();
+    if (split == NB_SPLIT_AUTO)
+        split = has_block_tags(an) ? NB_SPLIT_TAGS : has_h2(an->nb) ? NB_SPLIT_HEADINGS
+                                                                    : NB_SPLIT_SINGLE;
+    seg->split = split;
+    size_t *leading = NULL, nleading = 0, cap = 0;
+    int status = 0;
+    switch (split) {
+    case NB_SPLIT_TAGS:
+        warn_unknown_tags(&b);
+        split_by_tags(&b, &leading, &nleading, &cap);
+        break;
+    case NB_SPLIT_HEADINGS:
+        split_by_headings(&b, &leading, &nleading, &cap);
+        break;
+    default:
+        for (size_t i = 0; i < an->ncells; i++) {
+            if (seg->roles[i] != NB_ROLE_STEP)
+                continue;
+            if (seg->nsteps == 0)
+                add_step(&b, pipeline_name, strlen(pipeline_name));
+            add_cell(&b, 0, i);
+            apply_step_tags(&b, i, 0);
+        }
+        if (seg->nsteps && an->ncells > 1)
+            nb_diag_add(diags, NB_WARNING, "single-step", (nb_loc){ .file = an->nb->path },
+                        "the notebook has no Kale block tags and no '## ' headings, so it "
+                        "becomes one step; add '## Title' markdown cells (or block:NAME cell "
+                        "tags) where steps should start");
+        break;
+    }
+    place_leading(&b, leading, nleading);
+    free(leading);
+    if (resolve_prev(&b) != 0)
+        status = -1;
+    if (seg->nsteps == 0) {
+        nb_diag_add(diags, NB_ERROR, "no-steps", (nb_loc){ .file = an->nb->path },
+                    "the notebook has no code cell that belongs to a step (every code cell is "
+                    "skipped, or imports, functions, parameters or metrics)");
+        status = -1;
+    }
+    nb_names_free(b.taken);
+    nb_names_free(b.blocks);
+    free(b.step_of_block);
+    return status;
+}
+
+void nb_segmentation_release(nb_segmentation *seg)
+{
+    for (size_t i = 0; i < seg->nsteps; i++) {
+        nb_segment_step *s = &seg->steps[i];
+        free(s->cells);
+        free(s->prev);
+        free(s->limits);
+        free(s->annotations);
+        free(s->labels);
+    }
+    free(seg->steps);
+    nb_pool_release(&seg->pool);
+    memset(seg, 0, sizeof *seg);
+}
