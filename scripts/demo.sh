@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: install what is missing, build nb2pipe, and analyse
-# the bundled titanic notebook.
+# The main job on a fresh machine: install what is missing, build nb2pipe, convert the
+# bundled titanic notebook into a pipeline and run it, printing the model metrics.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,4 +8,7 @@ scripts/deps.sh
 cmake --preset default >/dev/null
 cmake --build --preset default -j "$(nproc)"
 
-build/nb2pipe analyze fixtures/titanic.ipynb
+build/nb2pipe convert fixtures/titanic.ipynb -o build/titanic --force
+build/nb2pipe run build/titanic
+echo "model scores, as the evaluate step printed them:"
+grep -E "accuracy=|best model" build/titanic/.nb2pipe/logs/evaluate.log

@@ -158,7 +158,7 @@ static int cmd_analyze(cli *c, int argc, char **argv)
     const char **allow = nb_xcalloc((size_t)argc + 1, sizeof *allow);
     size_t nallow = 0;
     int opt, status = NB_EXIT_OK;
-    while ((opt = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (opt) {
         case OPT_JSON: c->json = true; break;
         case OPT_DOT: dot = true; break;
@@ -418,7 +418,7 @@ static int cmd_convert(cli *c, int argc, char **argv)
     convert_opts o = { .split = NB_SPLIT_AUTO };
     o.allow = nb_xcalloc((size_t)argc + 1, sizeof *o.allow);
     int opt, status = -1;
-    while (status < 0 && (opt = getopt_long(argc, argv, "+o:h", options, NULL)) != -1) {
+    while (status < 0 && (opt = getopt_long(argc, argv, "o:h", options, NULL)) != -1) {
         switch (opt) {
         case 'o': o.output = optarg; break;
         case OPT_SPLIT:
@@ -486,7 +486,7 @@ static int cmd_run(cli *c, int argc, char **argv)
     nb_run_opts ro = { .dir = "." };
     const char **params = nb_xcalloc((size_t)argc + 1, sizeof *params);
     int opt, status = -1;
-    while (status < 0 && (opt = getopt_long(argc, argv, "+qh", options, NULL)) != -1) {
+    while (status < 0 && (opt = getopt_long(argc, argv, "qh", options, NULL)) != -1) {
         switch (opt) {
         case OPT_PARAM: params[ro.nparams++] = optarg; break;
         case OPT_PYTHON: ro.python = optarg; break;
