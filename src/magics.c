@@ -41,7 +41,7 @@ static const char *const shape_patterns[SHAPE_COUNT] = {
 /* A shell command that only installs packages: its arguments feed requirements.txt. */
 static const char install_pattern[] =
     "^[ \\t]*(?:(?:\\{sys\\.executable\\}|\\S*python[\\d.]*)[ \\t]+-m[ \\t]+)?"
-    "(?:pip3?|conda|mamba)[ \\t]+install(?<rest>[^;&|<>`$(){}]*)$";
+    "(?:pip3?|conda|mamba)[ \\t]+install(?<rest>.*)$";
 
 /* Inside {...} in a shell command: what IPython would evaluate as Python. */
 static const char interpolation_pattern[] =
@@ -154,6 +154,25 @@ typedef struct magic_rule {
     enum translator how;
     const char *why;
 } magic_rule;
+
+/* IPython's shell aliases: the command, with %l where the arguments go. */
+static const struct {
+    const char *name;
+    const char *command;
+} shell_aliases[] = {
+    { "ls", "ls %l" },
+    { "ll", "ls -F -o --color %l" },
+    { "lf", "ls -F -o --color %l | grep ^-" },
+    { "lk", "ls -F -o --color %l | grep ^l" },
+    { "lx", "ls -F -o --color %l | grep ^-..x" },
+    { "ldir", "ls -F -o --color %l | grep /$" },
+    { "cat", "cat %l" },
+    { "cp", "cp %l" },
+    { "mv", "mv %l" },
+    { "rm", "rm %l" },
+    { "rmdir", "rmdir %l" },
+    { "mkdir", "mkdir %l" },
+};
 
 static const char display_only[] = "affects only display or the interactive session";
 
@@ -284,6 +303,9 @@ static const magic_rule shell_rule = {
 static const magic_rule shell_capture_rule = {
     "!!", false, NB_MAGIC_TRANSLATED, T_SHELL_CAPTURE, "subprocess.run"
 };
+static const magic_rule assign_shell_rule = {
+    "!", false, NB_MAGIC_TRANSLATED, T_SHELL_CAPTURE, "subprocess.run"
+};
 static const magic_rule help_rule = { "?", false, NB_MAGIC_DROPPED, T_COMMENT, "help only" };
 
 static const magic_rule *find_rule(span name, bool cell)
@@ -352,6 +374,19 @@ static span trim(span s)
     return s;
 }
 
+/* Whether S holds WORD as a whitespace-separated word. */
+static bool span_has_word(span s, const char *word)
+{
+    size_t n = strlen(word);
+    for (size_t i = 0; i + n <= s.len; i++) {
+        bool start = i == 0 || s.s[i - 1] == ' ' || s.s[i - 1] == '\t';
+        bool end = i + n == s.len || s.s[i + n] == ' ' || s.s[i + n] == '\t';
+        if (start && end && memcmp(s.s + i, word, n) == 0)
+            return true;
+    }
+    return false;
+}
+
 static nb_magic *record(line_ctx *c, const magic_rule *rule, nb_magic_action action)
 {
     nb_magic_result *res = c->res;
@@ -406,61 +441,138 @@ static void comment_out(line_ctx *c, nb_magic_action action)
     nb_buf_add(&c->res->python, original.s, original.len);
 }
 
-/* Appends CMD as a Python expression for the command IPython would run: {expr} and
- * $name (a lower-case Python-style name) are interpolated as IPython does, {{ and }}
- * are literal braces, $$ is a literal $, and $NAME in upper case stays for the shell.
- * Braces around anything but a plain name, attribute, index or call stay literal, as
- * IPython leaves them when it cannot evaluate them (awk '{print $1}'). */
-static void add_command_expr(const nb_magics *m, nb_buf *out, span cmd)
+static bool is_name_start(char c)
 {
-    nb_buf text = NB_BUF_INIT;
-    bool interpolated = false;
+    return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool is_name_char(char c)
+{
+    return is_name_start(c) || (c >= '0' && c <= '9');
+}
+
+/* A command after IPython's variable expansion: literal text and interpolated
+ * expressions, in order. */
+typedef struct segment {
+    bool expr;
+    size_t start, len; /* in the expansion's text */
+} segment;
+
+typedef struct expansion {
+    nb_buf text; /* literal parts decoded ({{ -> {), expressions as written */
+    segment *segs;
+    size_t nsegs, cap;
+    bool interpolated;
+    bool has_double_quote; /* inside an interpolation: the f-string needs ' quotes */
+    bool has_single_quote;
+} expansion;
+
+static void add_segment(expansion *e, bool expr, const char *s, size_t len)
+{
+    if (!expr && e->nsegs && !e->segs[e->nsegs - 1].expr) {
+        e->segs[e->nsegs - 1].len += len; /* extend the literal run */
+    } else {
+        e->segs = nb_xgrow(e->segs, &e->cap, e->nsegs + 1, sizeof *e->segs);
+        e->segs[e->nsegs++] = (segment){ expr, e->text.len, len };
+    }
+    nb_buf_add(&e->text, s, len);
+}
+
+static void literal_char(expansion *e, char ch)
+{
+    add_segment(e, false, &ch, 1);
+}
+
+static void interpolate(expansion *e, const char *expr, size_t len)
+{
+    add_segment(e, true, expr, len);
+    e->interpolated = true;
+    e->has_double_quote = e->has_double_quote || memchr(expr, '"', len);
+    e->has_single_quote = e->has_single_quote || memchr(expr, '\'', len);
+}
+
+/* IPython's expansion of a shell command or magic argument: {expr} (a name, attribute,
+ * index or call) and $name become interpolations; {{ }} are literal braces; $$name is a
+ * literal $name while a lone $$ stays (the shell's PID); ${NAME} and $NAME in capitals
+ * are left to the shell; nothing is expanded inside single quotes but braces. Braces
+ * around anything else stay literal, as IPython leaves what it cannot evaluate. */
+static void expand(const nb_magics *m, span cmd, expansion *e)
+{
+    bool in_single = false;
     size_t i = 0;
     while (i < cmd.len) {
         char ch = cmd.s[i];
-        if ((ch == '{' || ch == '}') && i + 1 < cmd.len && cmd.s[i + 1] == ch) {
-            nb_write_py_fstring_text(&text, &ch, 1);
+        char next = i + 1 < cmd.len ? cmd.s[i + 1] : '\0';
+        if (ch == '\'')
+            in_single = !in_single;
+        if ((ch == '{' || ch == '}') && next == ch) {
+            literal_char(e, ch);
             i += 2;
             continue;
         }
-        if (ch == '{') {
+        if (ch == '{' && !(i > 0 && cmd.s[i - 1] == '$')) {
             const char *close = memchr(cmd.s + i, '}', cmd.len - i);
-            if (close && match(m->interpolation, cmd.s + i + 1, (size_t)(close - cmd.s - i - 1), NULL)) {
-                nb_buf_add(&text, cmd.s + i, (size_t)(close - cmd.s - i) + 1);
-                interpolated = true;
-                i = (size_t)(close - cmd.s) + 1;
+            size_t len = close ? (size_t)(close - cmd.s - i - 1) : 0;
+            if (close && match(m->interpolation, cmd.s + i + 1, len, NULL)) {
+                interpolate(e, cmd.s + i + 1, len);
+                i += len + 2;
                 continue;
             }
         }
-        if (ch == '$' && i + 1 < cmd.len && cmd.s[i + 1] == '$') {
-            nb_buf_putc(&text, '$');
+        if (ch == '$' && next == '$' && i + 2 < cmd.len && is_name_start(cmd.s[i + 2])) {
+            literal_char(e, '$');
             i += 2;
             continue;
         }
-        if (ch == '$' && i + 1 < cmd.len && ((cmd.s[i + 1] >= 'a' && cmd.s[i + 1] <= 'z') || cmd.s[i + 1] == '_')) {
+        if (ch == '$' && !in_single && (next == '_' || (next >= 'a' && next <= 'z'))) {
             size_t end = i + 1;
-            while (end < cmd.len && (cmd.s[end] == '_' || (cmd.s[end] >= 'a' && cmd.s[end] <= 'z') ||
-                                     (cmd.s[end] >= 'A' && cmd.s[end] <= 'Z') ||
-                                     (cmd.s[end] >= '0' && cmd.s[end] <= '9')))
+            while (end < cmd.len && is_name_char(cmd.s[end]))
                 end++;
-            nb_buf_putc(&text, '{');
-            nb_buf_add(&text, cmd.s + i + 1, end - i - 1);
-            nb_buf_putc(&text, '}');
-            interpolated = true;
+            interpolate(e, cmd.s + i + 1, end - i - 1);
             i = end;
             continue;
         }
-        nb_write_py_fstring_text(&text, &ch, 1);
+        literal_char(e, ch);
         i++;
     }
-    if (interpolated) {
-        nb_buf_puts(out, "f\"");
-        nb_buf_add(out, text.data, text.len);
-        nb_buf_putc(out, '"');
+}
+
+/* Appends CMD as a Python expression for the command IPython would run (see expand). */
+static void add_command_expr(const nb_magics *m, nb_buf *out, span cmd)
+{
+    expansion e = { .text = NB_BUF_INIT };
+    expand(m, cmd, &e);
+    if (!e.interpolated || (e.has_double_quote && e.has_single_quote)) {
+        /* nothing live (or an f-string could not hold both quotes before Python 3.12):
+         * a plain string of the literal text */
+        nb_buf literal = NB_BUF_INIT;
+        for (size_t i = 0; i < e.nsegs; i++) {
+            if (e.segs[i].expr)
+                nb_buf_putc(&literal, '{');
+            nb_buf_add(&literal, e.text.data + e.segs[i].start, e.segs[i].len);
+            if (e.segs[i].expr)
+                nb_buf_putc(&literal, '}');
+        }
+        nb_write_py_string(out, literal.data, literal.len);
+        nb_buf_release(&literal);
     } else {
-        nb_write_py_string(out, cmd.s, cmd.len);
+        char quote = e.has_double_quote ? '\'' : '"';
+        nb_buf_putc(out, 'f');
+        nb_buf_putc(out, quote);
+        for (size_t i = 0; i < e.nsegs; i++) {
+            const char *text = e.text.data + e.segs[i].start;
+            if (e.segs[i].expr) {
+                nb_buf_putc(out, '{');
+                nb_buf_add(out, text, e.segs[i].len);
+                nb_buf_putc(out, '}');
+            } else {
+                nb_write_py_fstring_text(out, text, e.segs[i].len, quote);
+            }
+        }
+        nb_buf_putc(out, quote);
     }
-    nb_buf_release(&text);
+    nb_buf_release(&e.text);
+    free(e.segs);
 }
 
 /* Splits shell words (quotes removed) from S, for install arguments and %%script. */
@@ -469,6 +581,8 @@ static size_t next_word(span s, size_t i, nb_buf *word)
     nb_buf_reset(word);
     while (i < s.len && (s.s[i] == ' ' || s.s[i] == '\t'))
         i++;
+    if (i < s.len && s.s[i] == '#')
+        return s.len; /* a shell comment ends the command */
     char quote = 0;
     for (; i < s.len; i++) {
         char ch = s.s[i];
@@ -492,9 +606,10 @@ static size_t next_word(span s, size_t i, nb_buf *word)
 static bool option_takes_value(const char *opt)
 {
     static const char *const with_value[] = {
-        "-r", "--requirement", "-c", "--constraint", "-e", "--editable", "-i", "--index-url",
+        "-r", "--requirement", "-c", "--constraint", "-i", "--index-url",
         "--extra-index-url", "-f", "--find-links", "-t", "--target", "--prefix", "--root",
         "--upgrade-strategy", "--platform", "--python-version", "--implementation", "--abi",
+        "--no-binary", "--only-binary",
         "--src", "--progress-bar", "--trusted-host", "--cache-dir", "--log", "--proxy",
         "--timeout", "--retries", "--exists-action", "--cert", "--client-cert", "-c",
         "--channel", "-n", "--name", "-p", NULL
@@ -505,20 +620,60 @@ static bool option_takes_value(const char *opt)
     return false;
 }
 
+static void add_package(nb_magic_result *res, const char *spec)
+{
+    res->packages = nb_xgrow(res->packages, &res->packages_cap, res->npackages + 1,
+                             sizeof *res->packages);
+    res->packages[res->npackages++] = nb_xstrdup(spec);
+}
+
+/* Whether CMD holds shell syntax outside quotes (;, &, |, <, >, `, $( ) or anything
+ * IPython expands ({expr}, $name): then it does more than install known packages, and
+ * runs as a shell command. */
+static bool has_shell_operators(span cmd)
+{
+    char quote = 0;
+    for (size_t i = 0; i < cmd.len; i++) {
+        char ch = cmd.s[i];
+        if (quote) {
+            if (ch == quote)
+                quote = 0;
+        } else if (ch == '\'' || ch == '"') {
+            quote = ch;
+        } else if (ch == '#' && (i == 0 || cmd.s[i - 1] == ' ' || cmd.s[i - 1] == '\t')) {
+            return false; /* the rest is a comment */
+        } else if (strchr(";&|<>`", ch)) {
+            return true;
+        }
+        if (ch == '$' || ch == '{')
+            return true; /* expanded by IPython, even inside quotes */
+    }
+    return false;
+}
+
 /* Records the packages of an install command ARGS (what follows "install"). */
 static void record_packages(nb_magic_result *res, span args)
 {
     nb_buf word = NB_BUF_INIT;
     size_t i = 0;
     while ((i = next_word(args, i, &word)), word.len > 0) {
+        if (strcmp(word.data, "-e") == 0 || strcmp(word.data, "--editable") == 0) {
+            /* an editable install is a requirements line of its own: -e URL */
+            i = next_word(args, i, &word);
+            if (word.len) {
+                nb_buf line = NB_BUF_INIT;
+                nb_buf_printf(&line, "-e %s", word.data);
+                add_package(res, line.data);
+                nb_buf_release(&line);
+            }
+            continue;
+        }
         if (word.data[0] == '-') {
             if (option_takes_value(word.data))
                 i = next_word(args, i, &word);
             continue;
         }
-        res->packages = nb_xgrow(res->packages, &res->packages_cap, res->npackages + 1,
-                                 sizeof *res->packages);
-        res->packages[res->npackages++] = nb_xstrndup(word.data, word.len);
+        add_package(res, word.data);
     }
     nb_buf_release(&word);
 }
@@ -527,18 +682,21 @@ static void translate_shell(line_ctx *c, span cmd, bool capture)
 {
     nb_buf *py = &c->res->python;
     add_indent(c);
-    nb_buf_puts(py, "import subprocess; ");
     if (c->parts.target.len) {
         nb_buf_add(py, c->parts.target.s, c->parts.target.len);
         nb_buf_puts(py, " = ");
     }
-    nb_buf_puts(py, "subprocess.run(");
-    add_command_expr(c->m, py, trim(cmd));
-    if (capture)
-        nb_buf_puts(py, ", shell=True, check=True, capture_output=True, text=True)"
-                        ".stdout.splitlines()");
-    else
+    /* __import__ binds no name: `import subprocess` inside a function would make the
+     * name local to all of it */
+    if (capture) { /* like IPython's getoutput: stdout and stderr, by line, no raise */
+        nb_buf_puts(py, "__import__(\"subprocess\").getoutput(");
+        add_command_expr(c->m, py, trim(cmd));
+        nb_buf_puts(py, ").splitlines()");
+    } else {
+        nb_buf_puts(py, "__import__(\"subprocess\").run(");
+        add_command_expr(c->m, py, trim(cmd));
         nb_buf_puts(py, ", shell=True, check=True)");
+    }
     add_origin_comment(c);
 }
 
@@ -546,7 +704,8 @@ static void translate_shell(line_ctx *c, span cmd, bool capture)
 static nb_magic_action translate_shell_line(line_ctx *c, span cmd, bool capture)
 {
     line_match inst;
-    if (!c->parts.target.len && match(c->m->install, cmd.s, cmd.len, &inst)) {
+    if (!c->parts.target.len && match(c->m->install, cmd.s, cmd.len, &inst) &&
+        !has_shell_operators(inst.rest)) {
         record_packages(c->res, inst.rest);
         comment_out(c, NB_MAGIC_REQUIREMENT);
         return NB_MAGIC_REQUIREMENT;
@@ -577,7 +736,7 @@ static nb_magic_action translate_statement(line_ctx *c)
     while (stmt.len && stmt.s[0] == '-') { /* options such as %prun -s cumtime */
         nb_buf word = NB_BUF_INIT;
         size_t after = next_word(stmt, 0, &word);
-        bool takes_value = word.len == 2 && strchr("sTDlr", word.data[1]);
+        bool takes_value = word.len == 2 && strchr("sTDl", word.data[1]); /* IPython: D:l:rs:T:q */
         if (takes_value)
             after = next_word(stmt, after, &word);
         nb_buf_release(&word);
@@ -606,8 +765,11 @@ static nb_magic_action translate_cd(line_ctx *c)
         comment_out(c, NB_MAGIC_UNSUPPORTED);
         return NB_MAGIC_UNSUPPORTED;
     }
+    /* %cd "my data": IPython removes the quotes */
+    if (dir.len >= 2 && (dir.s[0] == '"' || dir.s[0] == '\'') && dir.s[dir.len - 1] == dir.s[0])
+        dir = (span){ dir.s + 1, dir.len - 2 };
     add_indent(c);
-    nb_buf_puts(&c->res->python, "import os; os.chdir(os.path.expanduser(");
+    nb_buf_puts(&c->res->python, "__import__(\"os\").chdir(__import__(\"os\").path.expanduser(");
     if (dir.len)
         add_command_expr(c->m, &c->res->python, dir);
     else
@@ -629,15 +791,25 @@ static nb_magic_action translate_env(line_ctx *c)
     if (value.len && value.s[0] == '=')
         value = trim((span){ value.s + 1, value.len - 1 });
     bool assigns = name.len && name_end < arg.len;
+    nb_buf *py = &c->res->python;
+    if (c->parts.target.len && name.len && !assigns) { /* home = %env HOME */
+        add_indent(c);
+        nb_buf_add(py, c->parts.target.s, c->parts.target.len);
+        nb_buf_puts(py, " = __import__(\"os\").environ[");
+        nb_write_py_string(py, name.s, name.len);
+        nb_buf_putc(py, ']');
+        add_origin_comment(c);
+        return NB_MAGIC_TRANSLATED;
+    }
     if (!assigns || c->parts.target.len) { /* %env or %env NAME only show values */
-        comment_out(c, NB_MAGIC_DROPPED);
-        return NB_MAGIC_DROPPED;
+        comment_out(c, c->parts.target.len ? NB_MAGIC_UNSUPPORTED : NB_MAGIC_DROPPED);
+        return c->parts.target.len ? NB_MAGIC_UNSUPPORTED : NB_MAGIC_DROPPED;
     }
     add_indent(c);
-    nb_buf_puts(&c->res->python, "import os; os.environ[");
-    nb_write_py_string(&c->res->python, name.s, name.len);
-    nb_buf_puts(&c->res->python, "] = ");
-    add_command_expr(c->m, &c->res->python, value);
+    nb_buf_puts(py, "__import__(\"os\").environ[");
+    nb_write_py_string(py, name.s, name.len);
+    nb_buf_puts(py, "] = ");
+    add_command_expr(c->m, py, value);
     add_origin_comment(c);
     return NB_MAGIC_TRANSLATED;
 }
@@ -653,8 +825,8 @@ static nb_magic_action translate_run(line_ctx *c)
         return NB_MAGIC_UNSUPPORTED;
     }
     add_indent(c);
-    nb_buf_puts(&c->res->python, "import runpy; globals().update({k: v for k, v in "
-                                 "runpy.run_path(");
+    nb_buf_puts(&c->res->python, "globals().update({k: v for k, v in "
+                                 "__import__(\"runpy\").run_path(");
     add_command_expr(c->m, &c->res->python, path);
     nb_buf_puts(&c->res->python, ", run_name=\"__main__\").items() if not k.startswith(\"__\")})");
     add_origin_comment(c);
@@ -669,7 +841,9 @@ static nb_magic_action translate_pylab(line_ctx *c)
     }
     nb_buf_puts(&c->res->python, "import numpy; import matplotlib; "
                                  "from matplotlib import pylab, mlab, pyplot; np = numpy; "
-                                 "plt = pyplot; from pylab import *; from numpy import *");
+                                 "plt = pyplot");
+    if (!span_has_word(c->parts.rest, "--no-import-all"))
+        nb_buf_puts(&c->res->python, "; from pylab import *; from numpy import *");
     add_origin_comment(c);
     return NB_MAGIC_TRANSLATED;
 }
@@ -677,12 +851,11 @@ static nb_magic_action translate_pylab(line_ctx *c)
 static nb_magic_action translate_pwd(line_ctx *c)
 {
     add_indent(c);
-    nb_buf_puts(&c->res->python, "import os; ");
     if (c->parts.target.len) {
         nb_buf_add(&c->res->python, c->parts.target.s, c->parts.target.len);
         nb_buf_puts(&c->res->python, " = ");
     }
-    nb_buf_puts(&c->res->python, "os.getcwd()");
+    nb_buf_puts(&c->res->python, "__import__(\"os\").getcwd()");
     add_origin_comment(c);
     return NB_MAGIC_TRANSLATED;
 }
@@ -697,8 +870,21 @@ static nb_magic_action translate_line(line_ctx *c, const magic_rule *rule)
     case T_SHELL_CAPTURE:
         return translate_shell_line(c, c->parts.rest, true);
     case T_SHELL_ALIAS: {
-        span cmd = { c->parts.name.s, (size_t)(c->parts.rest.s + c->parts.rest.len - c->parts.name.s) };
-        return translate_shell_line(c, cmd, c->parts.target.len > 0);
+        /* IPython's aliases: %ll is `ls -F -o --color`, the arguments where %l is */
+        const char *alias = NULL;
+        for (size_t i = 0; i < sizeof shell_aliases / sizeof shell_aliases[0] && !alias; i++)
+            if (strcmp(shell_aliases[i].name, rule->name) == 0)
+                alias = shell_aliases[i].command;
+        nb_buf command = NB_BUF_INIT;
+        const char *at = strstr(alias, "%l");
+        span args = trim(c->parts.rest);
+        nb_buf_add(&command, alias, (size_t)(at - alias));
+        nb_buf_add(&command, args.s, args.len);
+        nb_buf_puts(&command, at + 2);
+        span cmd = trim((span){ command.data, command.len });
+        nb_magic_action action = translate_shell_line(c, cmd, c->parts.target.len > 0);
+        nb_buf_release(&command);
+        return action;
     }
     case T_INSTALL:
         return translate_install(c);
@@ -810,8 +996,9 @@ static bool translate_ipython_line(cell_ctx *cc, span line, int line_no)
         enum shape shape;
         const char *sigil;
     } order[] = {
-        { SHAPE_ASSIGN_SHELL, "!" }, { SHAPE_ASSIGN_MAGIC, "%" }, { SHAPE_SHELL_CAPTURE, "!!" },
-        { SHAPE_SHELL, "!" },        { SHAPE_LINE_MAGIC, "%" },   { SHAPE_HELP, "?" },
+        /* help first: %time? asks about %time, it does not time "?" */
+        { SHAPE_HELP, "?" },         { SHAPE_ASSIGN_SHELL, "!" }, { SHAPE_ASSIGN_MAGIC, "%" },
+        { SHAPE_SHELL_CAPTURE, "!!" }, { SHAPE_SHELL, "!" },      { SHAPE_LINE_MAGIC, "%" },
     };
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         line_ctx c = { .m = cc->m, .res = cc->res, .line = line, .line_no = line_no,
@@ -820,10 +1007,7 @@ static bool translate_ipython_line(cell_ctx *cc, span line, int line_no)
             continue;
         const magic_rule *rule;
         switch (order[i].shape) {
-        case SHAPE_ASSIGN_SHELL:
-            rule = &shell_capture_rule;
-            c.sigil = "!";
-            break;
+        case SHAPE_ASSIGN_SHELL: rule = &assign_shell_rule; break;
         case SHAPE_SHELL_CAPTURE: rule = &shell_capture_rule; break;
         case SHAPE_SHELL: rule = &shell_rule; break;
         case SHAPE_HELP: rule = &help_rule; break;
@@ -912,32 +1096,60 @@ static void write_writefile(cell_ctx *cc, line_ctx *c, span body, nb_magic *mg)
     nb_buf *py = &cc->res->python;
     span args = trim(c->parts.rest);
     bool append = false;
-    nb_buf word = NB_BUF_INIT, path = NB_BUF_INIT;
+    nb_buf word = NB_BUF_INIT;
+    span file = { args.s, 0 };
+    int names = 0;
     size_t i = 0;
-    while ((i = next_word(args, i, &word)), word.len > 0) {
-        if (strcmp(word.data, "-a") == 0 || strcmp(word.data, "--append") == 0)
+    for (;;) {
+        size_t start = i;
+        while (start < args.len && (args.s[start] == ' ' || args.s[start] == '\t'))
+            start++;
+        i = next_word(args, i, &word);
+        if (word.len == 0)
+            break;
+        if (strcmp(word.data, "-a") == 0 || strcmp(word.data, "--append") == 0) {
             append = true;
-        else
-            nb_buf_add(&path, word.data, word.len);
+        } else {
+            file = (span){ args.s + start, i - start };
+            names++;
+        }
     }
-    if (!path.len) {
+    /* a quoted name: its text without the quotes */
+    if (file.len >= 2 && (file.s[0] == '"' || file.s[0] == '\'') && file.s[file.len - 1] == file.s[0])
+        file = (span){ file.s + 1, file.len - 2 };
+    if (names != 1) {
         mg->action = NB_MAGIC_UNSUPPORTED;
-        mg->why = "%%writefile without a file name";
+        mg->why = names ? "%%writefile takes one file name" : "%%writefile without a file name";
         nb_buf_puts(py, "# unsupported: ");
         nb_buf_add(py, c->line.s, c->line.len);
     } else {
-        nb_buf_puts(py, "import pathlib; pathlib.Path(");
-        nb_write_py_string(py, path.data, path.len);
-        nb_buf_puts(py, append ? ").open(\"a\", encoding=\"utf-8\").write(" : ").write_text(");
+        /* IPython expands variables in the name, and ~ */
+        nb_buf_puts(py, "__import__(\"pathlib\").Path(");
+        add_command_expr(c->m, py, file);
+        nb_buf_puts(py, append ? ").expanduser().open(\"a\", encoding=\"utf-8\").write("
+                               : ").expanduser().write_text(");
         nb_write_py_string(py, body.s, body.len);
         nb_buf_puts(py, append ? ")" : ", encoding=\"utf-8\")");
     }
     nb_buf_release(&word);
-    nb_buf_release(&path);
 }
 
 /* A cell whose first line is %%NAME. Returns the position where ordinary line-by-line
  * translation continues (the body, for magics whose body is Python), or LEN. */
+/* S without its leading options (-x, with a value for the letters in WITH_VALUE). */
+static span skip_options(span s, const char *with_value)
+{
+    while (s.len && s.s[0] == '-') {
+        nb_buf word = NB_BUF_INIT;
+        size_t after = next_word(s, 0, &word);
+        if (word.len == 2 && strchr(with_value, word.data[1]))
+            after = next_word(s, after, &word); /* -n 10: the value is the next word */
+        nb_buf_release(&word);
+        s = trim((span){ s.s + after, s.len - after });
+    }
+    return s;
+}
+
 static size_t translate_cell_magic(cell_ctx *cc, span first, bool has_newline, size_t body_start,
                                    int line_no)
 {
@@ -948,10 +1160,19 @@ static size_t translate_cell_magic(cell_ctx *cc, span first, bool has_newline, s
     nb_buf *py = &cc->res->python;
     span body = cell_body(cc, body_start);
     switch (rule->how) {
-    case C_KEEP_BODY:
-        nb_buf_puts(py, "# kept: ");
-        nb_buf_add(py, first.s, first.len);
+    case C_KEEP_BODY: {
+        /* %%timeit's line is set-up code that runs before the body */
+        span setup = strcmp(rule->name, "timeit") == 0 ? skip_options(trim(c.parts.rest), "nrp")
+                                                        : (span){ first.s, 0 };
+        if (setup.len) {
+            nb_buf_add(py, setup.s, setup.len);
+            add_origin_comment(&c);
+        } else {
+            nb_buf_puts(py, "# kept: ");
+            nb_buf_add(py, first.s, first.len);
+        }
         return body_start;
+    }
     case C_SCRIPT:
         write_script_call(cc, &c, rule, body, mg);
         break;
@@ -1031,9 +1252,10 @@ void nb_magics_translate(const nb_magics *m, const char *src, size_t len, nb_mag
         if (cell_magic_allowed && content.len >= 2 && memcmp(content.s, "%%", 2) == 0 &&
             content.s == line.s) {
             size_t resume = translate_cell_magic(&cc, line, nl, next, line_no);
-            if (resume == len)
-                break;
-            nb_buf_putc(&res->python, '\n');
+            if (resume == len && resume != next)
+                break; /* the whole cell is done */
+            if (nl)
+                nb_buf_putc(&res->python, '\n');
             pos = next;
             line_no++;
             continue; /* the kept body may itself start with a cell magic */

@@ -5,13 +5,18 @@
 #include <stdio.h>
 #include <string.h>
 
-static void py_escaped(nb_buf *out, const char *s, size_t len, bool double_braces)
+static void py_escaped(nb_buf *out, const char *s, size_t len, bool double_braces, char quote)
 {
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         switch (c) {
         case '\\': nb_buf_puts(out, "\\\\"); break;
-        case '"': nb_buf_puts(out, "\\\""); break;
+        case '"':
+        case '\'':
+            if (c == (unsigned char)quote)
+                nb_buf_putc(out, '\\');
+            nb_buf_putc(out, (char)c);
+            break;
         case '\n': nb_buf_puts(out, "\\n"); break;
         case '\r': nb_buf_puts(out, "\\r"); break;
         case '\t': nb_buf_puts(out, "\\t"); break;
@@ -33,13 +38,13 @@ static void py_escaped(nb_buf *out, const char *s, size_t len, bool double_brace
 void nb_write_py_string(nb_buf *out, const char *s, size_t len)
 {
     nb_buf_putc(out, '"');
-    py_escaped(out, s, len, false);
+    py_escaped(out, s, len, false, '"');
     nb_buf_putc(out, '"');
 }
 
-void nb_write_py_fstring_text(nb_buf *out, const char *s, size_t len)
+void nb_write_py_fstring_text(nb_buf *out, const char *s, size_t len, char quote)
 {
-    py_escaped(out, s, len, true);
+    py_escaped(out, s, len, true, quote);
 }
 
 void nb_write_sh_word(nb_buf *out, const char *s, size_t len)

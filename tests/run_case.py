@@ -5,6 +5,8 @@ A case directory holds
   args              the nb2pipe arguments, one per line
   env               optional KEY=VALUE lines added to the environment
   input/            files copied into a fresh working directory for the run
+  copy              optional repository paths (one per line, e.g. fixtures/titanic.ipynb)
+                    also copied into the working directory, by file name
   expected/status   the exit code
   expected/stdout   standard output, exactly ($TMP stands for the working directory)
   expected/stderr   standard error, exactly
@@ -59,6 +61,10 @@ def main():
     try:
         if os.path.isdir(os.path.join(case, "input")):
             shutil.copytree(os.path.join(case, "input"), work, dirs_exist_ok=True)
+        repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        for line in read(os.path.join(case, "copy"), b"").decode().splitlines():
+            if line.strip():
+                shutil.copy(os.path.join(repo, line.strip()), work)
         before = snapshot(work)
         proc = subprocess.run([binary] + args, cwd=work, env=env, capture_output=True,
                               timeout=120)

@@ -13,9 +13,9 @@
  * characters escaped, other text kept as UTF-8. */
 void nb_write_py_string(nb_buf *out, const char *s, size_t len);
 
-/* Appends S escaped for the text part of a double-quoted f-string (as above, with
- * braces doubled), without the quotes. */
-void nb_write_py_fstring_text(nb_buf *out, const char *s, size_t len);
+/* Appends S escaped for the text part of an f-string quoted with QUOTE (' or "), braces
+ * doubled, without the quotes. */
+void nb_write_py_fstring_text(nb_buf *out, const char *s, size_t len, char quote);
 
 /* Appends S as one POSIX shell word: unchanged when it only holds safe characters,
  * otherwise single-quoted. */

@@ -101,8 +101,8 @@ static void test_writer(void **state)
     nb_write_py_string(&b, "a\"b\\c\nd\x01{}", 10);
     assert_string_equal(b.data, "\"a\\\"b\\\\c\\nd\\x01{}\"");
     nb_buf_reset(&b);
-    nb_write_py_fstring_text(&b, "{x}", 3);
-    assert_string_equal(b.data, "{{x}}");
+    nb_write_py_fstring_text(&b, "{x}'\"", 5, '"');
+    assert_string_equal(b.data, "{{x}}'\\\"");
     nb_buf_reset(&b);
     nb_write_sh_word(&b, "steps/a_b.py", 12);
     nb_buf_putc(&b, ' ');
