@@ -211,6 +211,87 @@ static void use_cell(flow *f, long step, size_t cell)
         use_name(f, step, cell, cc->implied[i].name, &cc->implied[i].provider);
 }
 
+/* Carries the class (or other code) NAME that cell CELL binds into STEP, with what it
+ * reads: names CELL itself binds are carried from it too, others follow CELL's own
+ * providers. SEEN (by name id, a stamp per step) stops repeats and cycles. */
+static void carry_with_reads(flow *f, long step, size_t cell, nb_name name, long *seen)
+{
+    if (seen[name] == step)
+        return;
+    seen[name] = step;
+    const nb_code_cell *cc = &f->an->cells[cell];
+    const nb_def *def = nb_code_cell_def(cc, name);
+    if (!def)
+        return;
+    if (def->kind == NB_BIND_DATA) {
+        /* data the class reads, bound by its own cell: an input from that cell's step */
+        nb_provider p = { NB_PROVIDED, cc->cell->number, NB_BIND_DATA };
+        use_name(f, step, cell, name, &p);
+        return;
+    }
+    if (f->seg->step_of[cell] != step)
+        add_code(&f->steps[step].code, &f->steps[step].ncode, &f->steps[step].code_cap, cell,
+                 (long)def->stmt);
+    for (size_t d = 0; d < cc->facts.ndefinitions; d++) {
+        const nb_definition *definition = &cc->facts.definitions[d];
+        if (definition->name != name)
+            continue;
+        for (size_t r = 0; r < definition->nreads; r++) {
+            nb_name read = definition->reads[r];
+            size_t u = 0;
+            while (u < cc->facts.nuses && cc->facts.uses[u].name != read)
+                u++;
+            if (u < cc->facts.nuses)
+                use_name(f, step, cell, read, &cc->providers[u]);
+            else
+                carry_with_reads(f, step, cell, read, seen);
+        }
+    }
+}
+
+/* Values are pickled, and a pickled instance of a notebook class names the class in
+ * __main__: a step that loads data gets every class bound before it, so that loading
+ * works. Classes are code: carried as source, like functions. */
+static void carry_classes(flow *f)
+{
+    const nb_analysis *an = f->an;
+    size_t nnames = nb_names_count(an->names) + 1;
+    long *class_cell = nb_xcalloc(nnames, sizeof *class_cell);
+    long *seen = nb_xcalloc(nnames, sizeof *seen);
+    nb_name *active = NULL;
+    size_t nactive = 0, active_cap = 0;
+    for (size_t i = 0; i < nnames; i++)
+        class_cell[i] = seen[i] = -1;
+    for (size_t i = 0; i < an->ncells; i++) {
+        long step = f->seg->step_of[i];
+        bool first_cell = step >= 0 && f->seg->steps[step].cells[0] == i;
+        if (first_cell && f->steps[step].ninputs > 0) {
+            for (size_t a = 0; a < nactive; a++)
+                if (class_cell[active[a]] >= 0 &&
+                    f->seg->roles[class_cell[active[a]]] == NB_ROLE_STEP)
+                    carry_with_reads(f, step, (size_t)class_cell[active[a]], active[a], seen);
+        }
+        if (f->seg->roles[i] == NB_ROLE_SKIP)
+            continue;
+        const nb_facts *facts = &an->cells[i].facts;
+        for (size_t d = 0; d < facts->ndefs; d++) {
+            nb_name n = facts->defs[d].name;
+            if (facts->defs[d].kind == NB_BIND_CLASS) {
+                if (class_cell[n] < 0) {
+                    active = nb_xgrow(active, &active_cap, nactive + 1, sizeof *active);
+                    active[nactive++] = n;
+                }
+                class_cell[n] = (long)i;
+            } else {
+                class_cell[n] = -1;
+            }
+        }
+    }
+    free(active);
+    free(class_cell);
+    free(seen);
+}
+
 static void collect_metrics(flow *f)
 {
     for (size_t i = 0; i < f->an->ncells; i++) {
@@ -470,24 +551,90 @@ static nb_value_type value_type(nb_literal_type t)
     return NB_TYPE_STRING;
 }
 
-static nb_code code_text(flow *f, nb_pool *pool, const code_ref *ref)
+/* Whether top-level statement STMT of CC is `from __future__ import ...`. */
+static bool is_future_import(const nb_code_cell *cc, size_t stmt)
+{
+    const nb_stmt *st = &cc->facts.stmts[stmt];
+    for (size_t i = 0; i < cc->facts.nimports; i++) {
+        const nb_import *imp = &cc->facts.imports[i];
+        if (strcmp(imp->module, "__future__") == 0 && st->first_line <= imp->line &&
+            imp->line <= st->last_line)
+            return true;
+    }
+    return false;
+}
+
+/* Appends statement bytes [START, END) of CC to TEXT, or, for a future import, a
+ * comment in its place and the statement to FUTURE (one per line). */
+static void add_statement(const nb_code_cell *cc, size_t stmt, nb_buf *text, nb_buf *future)
+{
+    const nb_stmt *st = &cc->facts.stmts[stmt];
+    const char *s = cc->python + st->start;
+    size_t len = st->end - st->start;
+    if (!is_future_import(cc, stmt)) {
+        nb_buf_add(text, s, len);
+        return;
+    }
+    while (len && (s[len - 1] == '\n' || s[len - 1] == ' '))
+        len--;
+    nb_buf_add(future, s, len);
+    nb_buf_putc(future, '\n');
+    nb_buf_puts(text, "# (at the top of this script) ");
+    for (size_t i = 0; i < len; i++) {
+        nb_buf_putc(text, s[i]);
+        if (s[i] == '\n')
+            nb_buf_puts(text, "# ");
+    }
+    nb_buf_putc(text, '\n');
+}
+
+static nb_code code_text(flow *f, nb_pool *pool, const code_ref *ref, nb_buf *future)
 {
     const nb_code_cell *cc = &f->an->cells[ref->cell];
-    const char *start = cc->python;
-    size_t len = cc->python_len;
-    if (ref->stmt >= 0) {
-        const nb_stmt *st = &cc->facts.stmts[ref->stmt];
-        start = cc->python + st->start;
-        len = st->end - st->start;
-    }
     nb_buf text = NB_BUF_INIT;
-    nb_buf_add(&text, start, len);
+    if (ref->stmt >= 0) {
+        add_statement(cc, (size_t)ref->stmt, &text, future);
+    } else {
+        /* a whole cell: its text between statements as it is, future imports moved */
+        size_t at = 0;
+        for (size_t i = 0; i < cc->facts.nstmts; i++) {
+            if (!is_future_import(cc, i))
+                continue;
+            nb_buf_add(&text, cc->python + at, cc->facts.stmts[i].start - at);
+            add_statement(cc, i, &text, future);
+            at = cc->facts.stmts[i].end;
+        }
+        nb_buf_add(&text, cc->python + at, cc->python_len - at);
+    }
     if (text.len && text.data[text.len - 1] != '\n')
         nb_buf_putc(&text, '\n');
     nb_code code = { cc->cell->number, cc->cell->id ? nb_pool_strdup(pool, cc->cell->id) : NULL,
                      nb_pool_strndup(pool, text.data, text.len) };
     nb_buf_release(&text);
     return code;
+}
+
+/* The lines of TEXT as pool strings, sorted, without repeats. */
+static const char **split_lines(nb_pool *pool, const nb_buf *text, size_t *count)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < text->len; i++)
+        n += text->data[i] == '\n';
+    const char **lines = nb_pool_alloc(pool, (n + 1) * sizeof *lines);
+    const char *p = text->data;
+    for (size_t i = 0; i < n; i++) {
+        const char *nl = strchr(p, '\n');
+        lines[i] = nb_pool_strndup(pool, p, (size_t)(nl - p));
+        p = nl + 1;
+    }
+    if (n > 1)
+        qsort(lines, n, sizeof *lines, compare_strings);
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++)
+        if (kept == 0 || strcmp(lines[kept - 1], lines[i]) != 0)
+            lines[kept++] = lines[i];
+    *count = kept;
+    return lines;
 }
 
 /* NAMES as pool strings, sorted, without repeats; *COUNT receives how many. */
@@ -532,18 +679,21 @@ static void build_step(flow *f, nb_pipeline *p, size_t s, nb_step *out, const si
     memcpy(all + f->nprelude, st->code, st->ncode * sizeof *all);
     size_t nall = f->nprelude + st->ncode;
     qsort(all, nall, sizeof *all, compare_code);
+    nb_buf future = NB_BUF_INIT;
     nb_code *carried = nb_pool_alloc(pool, (nall + 1) * sizeof *carried);
     for (size_t i = 0; i < nall; i++)
-        carried[i] = code_text(f, pool, &all[i]);
+        carried[i] = code_text(f, pool, &all[i], &future);
     out->carried = carried;
     out->ncarried = nall;
     free(all);
 
     nb_code *cells = nb_pool_alloc(pool, (seg_step->ncells + 1) * sizeof *cells);
     for (size_t i = 0; i < seg_step->ncells; i++)
-        cells[i] = code_text(f, pool, &(code_ref){ seg_step->cells[i], -1 });
+        cells[i] = code_text(f, pool, &(code_ref){ seg_step->cells[i], -1 }, &future);
     out->cells = cells;
     out->ncells = seg_step->ncells;
+    out->future = split_lines(pool, &future, &out->nfuture);
+    nb_buf_release(&future);
 
     nb_input *inputs = nb_pool_alloc(pool, (st->ninputs + 1) * sizeof *inputs);
     for (size_t i = 0; i < st->ninputs; i++)
@@ -652,6 +802,8 @@ nb_pipeline *nb_dataflow_build(const nb_analysis *an, const nb_segmentation *seg
             use_cell(&f, seg->step_of[i], i);
     }
     collect_metrics(&f);
+    /* inputs are known per step (unsorted): steps that load data need the classes */
+    carry_classes(&f);
     settle_steps(&f);
     warn(&f);
 

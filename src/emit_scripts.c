@@ -56,9 +56,10 @@ static void parameters_cell(nb_buf *b, const nb_pipeline *p, const nb_step *s)
     }
 }
 
-static void load_cell(nb_buf *b, const nb_pipeline *p, const nb_step *s, const nb_emit_opts *opts)
+/* The runtime, and the parameters' values (--param and the environment override). */
+static void setup_cell(nb_buf *b, const nb_pipeline *p, const nb_step *s, const nb_emit_opts *opts)
 {
-    cell_marker(b, "tags=[\"nb2pipe-load\"]");
+    cell_marker(b, "tags=[\"nb2pipe-setup\"]");
     nb_buf_puts(b, "import os as _os, sys as _sys\n"
                    "_sys.path.append(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))"
                    " if \"__file__\" in globals() else _os.getcwd())\n"
@@ -92,6 +93,14 @@ static void load_cell(nb_buf *b, const nb_pipeline *p, const nb_step *s, const n
         const char *name = p->params[s->params[i]].name;
         nb_buf_printf(b, "%s = _step.param(\"%s\", %s)\n", name, name, name);
     }
+}
+
+/* The inputs, after the carried code: unpickling an instance needs its class. */
+static void load_cell(nb_buf *b, const nb_step *s)
+{
+    if (s->ninputs == 0)
+        return;
+    cell_marker(b, "tags=[\"nb2pipe-load\"]");
     for (size_t i = 0; i < s->ninputs; i++)
         nb_buf_printf(b, "%s = _step.load(\"%s\")\n", s->inputs[i].name, s->inputs[i].name);
 }
@@ -141,9 +150,12 @@ static void step_script(const nb_pipeline *p, const nb_step *s, const nb_emit_op
     nb_buf_puts(b, ": ");
     nb_buf_add_printable(b, s->title, strlen(s->title));
     nb_buf_puts(b, "\n");
+    for (size_t i = 0; i < s->nfuture; i++) /* Python wants these first */
+        nb_buf_printf(b, "%s\n", s->future[i]);
     parameters_cell(b, p, s);
-    load_cell(b, p, s, opts);
+    setup_cell(b, p, s, opts);
     carried_cells(b, s);
+    load_cell(b, s);
     own_cells(b, s);
     save_cell(b, s);
 }

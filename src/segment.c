@@ -1,6 +1,7 @@
 #include "nb2pipe/segment.h"
 
 #include "nb2pipe/names.h"
+#include "nb2pipe/pydist.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -95,6 +96,13 @@ static bool check_tag(const nb_analysis *an, size_t index, const char *tag, nb_d
     const char *problem = NULL;
     switch (kind) {
     case TAG_BLOCK:
+        /* Kale's extension writes a bare "block:" and Kale reads it as no step name:
+         * the cell continues the step above */
+        if (!*arg)
+            nb_diag_add(diags, NB_WARNING, "empty-block", cell_loc(an, index),
+                        "tag '%s' names no step: the cell continues the step above, as in Kale",
+                        tag);
+        break;
     case TAG_PREV:
     case TAG_IMAGE:
         if (!*arg)
@@ -229,7 +237,8 @@ typedef struct builder {
     const nb_analysis *an;
     nb_segmentation *seg;
     nb_diags *diags;
-    nb_names *taken;  /* step names handed out */
+    nb_names *taken;    /* step names handed out */
+    nb_names *imported; /* top-level modules the notebook imports */
     nb_names *blocks; /* Kale block name -> step, by id */
     long *step_of_block;
     size_t step_of_block_cap;
@@ -240,6 +249,11 @@ static size_t add_step(builder *b, const char *title, size_t title_len)
     nb_segmentation *seg = b->seg;
     nb_buf name = NB_BUF_INIT, unique = NB_BUF_INIT;
     nb_step_name(title, title_len, &name);
+    /* `python steps/NAME.py` puts steps/ first on the import path: a step named like a
+     * module (inspect, random, pandas) would hide that module from every step */
+    if (nb_pydist_is_stdlib(name.data, name.len) || strcmp(name.data, "nb2pipe_runtime") == 0 ||
+        nb_names_find(b->imported, name.data, name.len) != NB_NO_NAME)
+        nb_buf_puts(&name, "_step");
     nb_buf_add(&unique, name.data, name.len);
     /* clashes get _2, _3... in notebook order, so names stay put when unrelated cells
      * change */
@@ -327,13 +341,17 @@ static void apply_step_tags(builder *b, size_t cell, size_t step)
     }
 }
 
-/* A cell that only sets things up (imports, definitions, literal constants) may run
- * at the start of every step instead of forming a step of its own. */
+/* A cell that only sets things up (imports, definitions, literal constants) and reads
+ * no data may run at the start of every step instead of forming a step of its own. */
 static bool sets_up_only(const nb_code_cell *cc)
 {
     const nb_facts *f = &cc->facts;
-    if (!f->parsed || f->nmutations || f->ndeletes)
+    if (!f->parsed || f->nmutations || f->ndeletes || f->displays_only)
         return false;
+    for (size_t i = 0; i < f->nuses; i++)
+        if (!f->uses[i].deferred && cc->providers[i].status == NB_PROVIDED &&
+            cc->providers[i].kind == NB_BIND_DATA)
+            return false;
     for (size_t i = 0; i < cc->nmagics; i++)
         if (cc->magics[i].action == NB_MAGIC_TRANSLATED)
             return false; /* shell commands and %cd have effects */
@@ -349,21 +367,22 @@ static bool sets_up_only(const nb_code_cell *cc)
     return true;
 }
 
-/* Code cells that come before the first step: set-up cells run in every step; if any
- * does more, they form a step of their own. */
+/* Code cells that come before the first step: each that only sets up runs at the start
+ * of every step; the others form a step of their own, "setup", in front. */
 static void place_leading(builder *b, const size_t *leading, size_t nleading)
 {
-    bool setup = true;
-    for (size_t i = 0; i < nleading && setup; i++)
-        setup = sets_up_only(&b->an->cells[leading[i]]);
-    if (setup && b->seg->nsteps > 0) {
+    size_t computing = 0;
+    for (size_t i = 0; i < nleading; i++)
+        computing += !sets_up_only(&b->an->cells[leading[i]]);
+    if (nleading == 0)
+        return;
+    bool all_setup = computing == 0 && b->seg->nsteps > 0;
+    if (all_setup) {
         for (size_t i = 0; i < nleading; i++)
             b->seg->roles[leading[i]] = NB_ROLE_PRELUDE;
         return;
     }
-    if (nleading == 0)
-        return;
-    /* insert a "setup" step in front */
+    /* insert the "setup" step in front */
     size_t step = add_step(b, "setup", 5);
     nb_segment_step moved = b->seg->steps[step];
     memmove(&b->seg->steps[1], &b->seg->steps[0], step * sizeof *b->seg->steps);
@@ -374,7 +393,13 @@ static void place_leading(builder *b, const size_t *leading, size_t nleading)
     for (size_t i = 0; i < b->step_of_block_cap; i++)
         if (b->step_of_block[i] >= 0)
             b->step_of_block[i]++;
+    /* with no other step, every leading cell is the setup step */
+    bool only_step = b->seg->nsteps == 1;
     for (size_t i = 0; i < nleading; i++) {
+        if (!only_step && sets_up_only(&b->an->cells[leading[i]])) {
+            b->seg->roles[leading[i]] = NB_ROLE_PRELUDE;
+            continue;
+        }
         add_cell(b, 0, leading[i]);
         apply_step_tags(b, leading[i], 0);
     }
@@ -398,8 +423,25 @@ static size_t block_step(builder *b, const char *block)
     return (size_t)b->step_of_block[id];
 }
 
+/* Kale: an untagged cell after an imports, functions, pipeline-parameters or
+ * pipeline-metrics cell belongs with it; a skipped cell does not interrupt that. */
+static void propagate_roles(builder *b)
+{
+    nb_cell_role previous = NB_ROLE_STEP;
+    for (size_t i = 0; i < b->an->ncells; i++) {
+        nb_cell_role role = b->seg->roles[i];
+        if (role == NB_ROLE_SKIP)
+            continue;
+        const nb_cell *cell = b->an->cells[i].cell;
+        if (role == NB_ROLE_STEP && !block_tag(cell) && previous != NB_ROLE_STEP)
+            b->seg->roles[i] = role = previous;
+        previous = role;
+    }
+}
+
 static void split_by_tags(builder *b, size_t **leading, size_t *nleading, size_t *cap)
 {
+    propagate_roles(b);
     long current = -1;
     for (size_t i = 0; i < b->an->ncells; i++) {
         if (b->seg->roles[i] != NB_ROLE_STEP)
@@ -511,11 +553,16 @@ static int resolve_prev(builder *b)
             nb_step_name(arg, strlen(arg), &name);
             nb_name id = nb_names_find(b->blocks, name.data, name.len);
             long prev = id != NB_NO_NAME && id < b->step_of_block_cap ? b->step_of_block[id] : -1;
-            if (prev < 0 || step < 0) {
+            if (!block_tag(cell)) {
+                /* Kale only reads prev: on the cell that starts a step */
+                nb_diag_add(b->diags, NB_WARNING, "ignored-tag", cell_loc(b->an, i),
+                            "tag '%s' ignored: prev: belongs on a cell with a block: or step: "
+                            "name", cell->tags[t]);
+                continue;
+            }
+            if (prev < 0) {
                 nb_diag_add(b->diags, NB_ERROR, "bad-tag", cell_loc(b->an, i),
-                            step < 0 ? "tag '%s' is on a cell that belongs to no step"
-                                     : "tag '%s' names no step of this notebook",
-                            cell->tags[t]);
+                            "tag '%s' names no step of this notebook", cell->tags[t]);
                 status = -1;
                 continue;
             }
@@ -554,6 +601,12 @@ int nb_segment_steps(const nb_analysis *an, nb_split split, const char *pipeline
     builder b = { .an = an, .seg = seg, .diags = diags };
     b.taken = nb_names_new();
     b.blocks = nb_names_new();
+    b.imported = nb_names_new();
+    for (size_t i = 0; i < an->ncells; i++)
+        for (size_t m = 0; m < an->cells[i].facts.nimports; m++) {
+            const char *module = an->cells[i].facts.imports[m].module;
+            nb_names_intern(b.imported, module, strcspn(module, "."));
+        }
     if (split == NB_SPLIT_AUTO)
         split = has_block_tags(an) ? NB_SPLIT_TAGS : has_h2(an->nb) ? NB_SPLIT_HEADINGS
                                                                     : NB_SPLIT_SINGLE;
@@ -596,6 +649,7 @@ int nb_segment_steps(const nb_analysis *an, nb_split split, const char *pipeline
     }
     nb_names_free(b.taken);
     nb_names_free(b.blocks);
+    nb_names_free(b.imported);
     free(b.step_of_block);
     return status;
 }

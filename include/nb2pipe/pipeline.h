@@ -49,6 +49,10 @@ typedef struct nb_code {
 typedef struct nb_step {
     const char *name;  /* [a-z0-9_]+, unique, not a Python keyword, at most 48 characters */
     const char *title; /* as the notebook names it: the heading or the block name */
+    /* `from __future__ import ...` statements of its code, which Python only accepts at
+     * the top of a script: taken out of the cells below (left there as comments) */
+    const char *const *future;
+    size_t nfuture;
     /* code from outside the step that it runs first: the imports/functions/parameter
      * cells (carried into every step), then imports, functions and classes defined in
      * other steps that this one needs, in notebook order */

@@ -8,7 +8,7 @@ TEST_SIZE = 0.2
 RANDOM_STATE = 42
 N_ESTIMATORS = 50
 
-# %% tags=["nb2pipe-load"]
+# %% tags=["nb2pipe-setup"]
 import os as _os, sys as _sys
 _sys.path.append(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))) if "__file__" in globals() else _os.getcwd())
 from nb2pipe_runtime import Step as _Step

@@ -4,14 +4,11 @@
 upstream = ["train"]
 product = None
 
-# %% tags=["nb2pipe-load"]
+# %% tags=["nb2pipe-setup"]
 import os as _os, sys as _sys
 _sys.path.append(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))) if "__file__" in globals() else _os.getcwd())
 from nb2pipe_runtime import Step as _Step
 _step = _Step("evaluate", upstream, product, inputs={"X_test": "train", "models": "train", "y_test": "train"}, outputs=[], metrics=["best_accuracy", "best_f1"], workdir="..", script=globals().get("__file__"))
-X_test = _step.load("X_test")
-models = _step.load("models")
-y_test = _step.load("y_test")
 
 # %% code from cell imports
 # dropped: %matplotlib inline
@@ -21,6 +18,11 @@ from sklearn.model_selection import train_test_split
 from sklearn.linear_model import LogisticRegression
 from sklearn.ensemble import RandomForestClassifier, GradientBoostingClassifier
 from sklearn.metrics import accuracy_score, f1_score
+
+# %% tags=["nb2pipe-load"]
+X_test = _step.load("X_test")
+models = _step.load("models")
+y_test = _step.load("y_test")
 
 # %% cell evaluate
 metrics = {

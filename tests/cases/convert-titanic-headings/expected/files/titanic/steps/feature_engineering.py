@@ -4,12 +4,11 @@
 upstream = ["clean"]
 product = None
 
-# %% tags=["nb2pipe-load"]
+# %% tags=["nb2pipe-setup"]
 import os as _os, sys as _sys
 _sys.path.append(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))) if "__file__" in globals() else _os.getcwd())
 from nb2pipe_runtime import Step as _Step
 _step = _Step("feature_engineering", upstream, product, inputs={"df": "clean"}, outputs=["X", "y"], metrics=[], workdir="..", script=globals().get("__file__"))
-df = _step.load("df")
 
 # %% code from cell imports
 # dropped: %matplotlib inline
@@ -19,6 +18,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.linear_model import LogisticRegression
 from sklearn.ensemble import RandomForestClassifier, GradientBoostingClassifier
 from sklearn.metrics import accuracy_score, f1_score
+
+# %% tags=["nb2pipe-load"]
+df = _step.load("df")
 
 # %% cell title-map
 TITLE_MAP = {

@@ -7,7 +7,7 @@ TEST_SIZE = 0.2
 RANDOM_STATE = 42
 N_ESTIMATORS = 50
 
-# %% tags=["nb2pipe-load"]
+# %% tags=["nb2pipe-setup"]
 import os as _os, sys as _sys
 _sys.path.append(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))) if "__file__" in globals() else _os.getcwd())
 from nb2pipe_runtime import Step as _Step
@@ -15,8 +15,6 @@ _step = _Step("train", upstream, product, inputs={"X": "feature_engineering", "y
 TEST_SIZE = _step.param("TEST_SIZE", TEST_SIZE)
 RANDOM_STATE = _step.param("RANDOM_STATE", RANDOM_STATE)
 N_ESTIMATORS = _step.param("N_ESTIMATORS", N_ESTIMATORS)
-X = _step.load("X")
-y = _step.load("y")
 
 # %% code from cell imports
 # dropped: %matplotlib inline
@@ -26,6 +24,10 @@ from sklearn.model_selection import train_test_split
 from sklearn.linear_model import LogisticRegression
 from sklearn.ensemble import RandomForestClassifier, GradientBoostingClassifier
 from sklearn.metrics import accuracy_score, f1_score
+
+# %% tags=["nb2pipe-load"]
+X = _step.load("X")
+y = _step.load("y")
 
 # %% cell train-split
 X_train, X_test, y_train, y_test = train_test_split(

@@ -4,12 +4,11 @@
 upstream = ["load_data"]
 product = None
 
-# %% tags=["nb2pipe-load"]
+# %% tags=["nb2pipe-setup"]
 import os as _os, sys as _sys
 _sys.path.append(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))) if "__file__" in globals() else _os.getcwd())
 from nb2pipe_runtime import Step as _Step
 _step = _Step("clean", upstream, product, inputs={"df": "load_data"}, outputs=["TITLE_MAP", "df"], metrics=[], workdir="..", script=globals().get("__file__"))
-df = _step.load("df")
 
 # %% code from cell imports
 # dropped: %matplotlib inline
@@ -28,6 +27,9 @@ def extract_title(name):
 
 def family_size(row):
     return row["SibSp"] + row["Parch"] + 1
+
+# %% tags=["nb2pipe-load"]
+df = _step.load("df")
 
 # %% cell clean
 df["Age"] = df["Age"].fillna(

@@ -4,13 +4,11 @@
 upstream = ["clean"]
 product = None
 
-# %% tags=["nb2pipe-load"]
+# %% tags=["nb2pipe-setup"]
 import os as _os, sys as _sys
 _sys.path.append(_os.path.dirname(_os.path.dirname(_os.path.abspath(__file__))) if "__file__" in globals() else _os.getcwd())
 from nb2pipe_runtime import Step as _Step
 _step = _Step("features", upstream, product, inputs={"TITLE_MAP": "clean", "df": "clean"}, outputs=["X", "y"], metrics=[], workdir="..", script=globals().get("__file__"))
-TITLE_MAP = _step.load("TITLE_MAP")
-df = _step.load("df")
 
 # %% code from cell imports
 # dropped: %matplotlib inline
@@ -29,6 +27,10 @@ def extract_title(name):
 
 def family_size(row):
     return row["SibSp"] + row["Parch"] + 1
+
+# %% tags=["nb2pipe-load"]
+TITLE_MAP = _step.load("TITLE_MAP")
+df = _step.load("df")
 
 # %% cell features
 df["Title"] = df["Name"].apply(extract_title)

@@ -1,0 +1,114 @@
+#!/usr/bin/python3
+"""Converts every notebook of the shared corpus and checks the result.
+
+Per notebook (a copy in a temporary directory): `nb2pipe convert nb.ipynb -o out` must
+exit 0 or 2 with no crash, signal or sanitizer report; an exit 2 must name its problem
+with an error diagnostic and write nothing; an exit 0 must give step scripts that
+compile with this Python, a pipeline.yaml that parses, and a manifest whose files all
+exist. Prints the counts (ok / error by kind, compile failures). Exits 77 (ctest's
+"skipped") when the corpus is absent.
+usage: corpus_convert.py NB2PIPE_BINARY CORPUS_DIR
+"""
+import collections
+import concurrent.futures
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import yaml
+
+SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "UndefinedBehaviorSanitizer")
+
+
+def convert(binary, source):
+    work = tempfile.mkdtemp(prefix="nb2pipe-corpus-")
+    try:
+        shutil.copy(source, os.path.join(work, "nb.ipynb"))
+        try:
+            proc = subprocess.run([binary, "convert", "nb.ipynb", "-o", "out"], cwd=work,
+                                  capture_output=True, timeout=120, env=dict(os.environ, NO_COLOR="1"))
+        except subprocess.TimeoutExpired:
+            return {"status": "timeout"}
+        result = {"status": proc.returncode, "stderr": proc.stderr.decode(errors="replace"),
+                  "compile_errors": [], "problems": []}
+        out = os.path.join(work, "out")
+        if proc.returncode == 2 and os.path.exists(out):
+            result["problems"].append("exit 2 but the output directory was created")
+        if proc.returncode == 0:
+            check_output(out, result)
+        return result
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def check_output(out, result):
+    manifest = json.load(open(os.path.join(out, "nb2pipe.lock.json"), encoding="utf-8"))
+    for rel in manifest["files"]:
+        if not os.path.exists(os.path.join(out, rel)):
+            result["problems"].append(f"manifest lists {rel}, which is missing")
+    for rel in manifest["files"]:
+        if rel.endswith(".py"):
+            source = open(os.path.join(out, rel), encoding="utf-8").read()
+            try:
+                compile(source, rel, "exec")
+            except SyntaxError as e:
+                result["compile_errors"].append(f"{rel}:{e.lineno}: {e.msg}")
+    try:
+        yaml.safe_load(open(os.path.join(out, "pipeline.yaml"), encoding="utf-8"))
+    except yaml.YAMLError as e:
+        result["problems"].append(f"pipeline.yaml does not parse: {e}")
+
+
+def main():
+    binary, corpus = os.path.abspath(sys.argv[1]), sys.argv[2]
+    manifest = os.path.join(corpus, "MANIFEST.tsv")
+    if not os.path.exists(manifest):
+        print(f"SKIP: corpus not found at {corpus} (expected MANIFEST.tsv)")
+        return 77
+    with open(manifest, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    kinds = collections.Counter()
+    problems, compile_failures = [], []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        futures = {pool.submit(convert, binary, os.path.join(corpus, r["file"])): r for r in rows}
+        for future in concurrent.futures.as_completed(futures):
+            name = futures[future]["file"]
+            r = future.result()
+            if r["status"] == "timeout":
+                problems.append(f"{name}: timeout")
+                continue
+            if r["status"] not in (0, 2):
+                problems.append(f"{name}: exit status {r['status']}\n{r['stderr'][-2000:]}")
+                continue
+            if any(mark in r["stderr"] for mark in SANITIZER_MARKS):
+                problems.append(f"{name}: sanitizer report\n{r['stderr'][-4000:]}")
+                continue
+            problems += [f"{name}: {p}" for p in r["problems"]]
+            compile_failures += [f"{name}: {e}" for e in r["compile_errors"]]
+            if r["status"] == 0:
+                kinds["ok"] += 1
+                continue
+            codes = re.findall(r": error: .*\[([a-z0-9-]+)\]", r["stderr"])
+            if not codes:
+                problems.append(f"{name}: exit 2 without an error diagnostic:\n{r['stderr'][-1000:]}")
+                continue
+            kinds[codes[0]] += 1
+    print(f"corpus convert over {len(rows)} notebooks: {kinds['ok']} converted, "
+          f"{len(rows) - kinds['ok']} refused (exit 2), {len(compile_failures)} compile failures")
+    for kind, count in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])):
+        if kind != "ok":
+            print(f"  {count:4d}  {kind}")
+    for line in sorted(compile_failures):
+        print("  COMPILE " + line)
+    for line in sorted(problems):
+        print("  PROBLEM " + line)
+    return 1 if problems or compile_failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
