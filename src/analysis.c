@@ -60,7 +60,8 @@ static void report_magics(const nb_analysis *an, const nb_code_cell *cc, nb_diag
  * functions each cell uses). */
 typedef struct resolver {
     nb_analysis *an;
-    nb_diags *diags;
+    nb_diags *diags; /* NULL when a cell did not parse: its definitions are unknown, so
+                        names it would define would all be reported, misleadingly */
     int *first_def;   /* by name id: first included cell number that binds it, 0 if none */
     int *latest;      /* by name id: latest binding/changing cell so far, -N if deleted in N */
     uint8_t *kind;    /* by name id: nb_binding_kind of that latest binding */
@@ -72,8 +73,18 @@ typedef struct resolver {
     size_t nimplied, implied_cap;
 } resolver;
 
+static nb_diag *report(resolver *r, const char *code, nb_loc loc, const char *fmt, const char *name,
+                       int number)
+{
+    if (!r->diags)
+        return NULL;
+    return nb_diag_add(r->diags, NB_ERROR, code, loc, fmt, name, number);
+}
+
 static void note_def_location(resolver *r, nb_name name, int cell_number)
 {
+    if (!r->diags)
+        return;
     const nb_code_cell *def_cell = nb_analysis_cell(r->an, cell_number);
     const nb_def *def = def_cell ? nb_code_cell_def(def_cell, name) : NULL;
     nb_loc loc = { r->an->nb->path, cell_number, def ? def->line : 0, def ? def->col : 0 };
@@ -93,16 +104,18 @@ static void resolve_use(resolver *r, const nb_code_cell *cc, const nb_use *use, 
         *p = (nb_provider){ NB_PROVIDED, latest, (nb_binding_kind)r->kind[use->name] };
     } else if (latest < 0) {
         *p = (nb_provider){ NB_DELETED, -latest, NB_BIND_DATA };
-        nb_diag *d = nb_diag_add(r->diags, NB_ERROR, "use-after-del", loc,
-                                 "'%s' is used after cell %d deletes it", name, -latest);
-        nb_diag_set_source(d, cc->cell->source, cc->cell->source_len);
+        nb_diag *d = report(r, "use-after-del", loc, "'%s' is used after cell %d deletes it", name,
+                            -latest);
+        if (d)
+            nb_diag_set_source(d, cc->cell->source, cc->cell->source_len);
     } else if (first > 0) {
         *p = (nb_provider){ NB_DEFINED_LATER, first, NB_BIND_DATA };
-        if (!use->deferred) {
-            nb_diag *d = nb_diag_add(
-                r->diags, NB_ERROR, "use-before-def", loc,
-                "'%s' is used before cell %d defines it (the notebook only ran because its "
-                "cells were executed out of order)", name, first);
+        nb_diag *d = use->deferred ? NULL
+                                   : report(r, "use-before-def", loc,
+                                            "'%s' is used before cell %d defines it (the notebook "
+                                            "only ran because its cells were executed out of "
+                                            "order)", name, first);
+        if (d) {
             nb_diag_set_source(d, cc->cell->source, cc->cell->source_len);
             note_def_location(r, use->name, first);
         }
@@ -112,14 +125,16 @@ static void resolve_use(resolver *r, const nb_code_cell *cc, const nb_use *use, 
         *p = (nb_provider){ NB_FROM_STAR_IMPORT, r->star_cell, NB_BIND_IMPORT };
     } else {
         *p = (nb_provider){ NB_UNDEFINED, 0, NB_BIND_DATA };
-        nb_diag *d = nb_diag_add(r->diags, NB_ERROR, "undefined-name", loc,
-                                 use->deferred
-                                     ? "'%s' is read in a function body but no cell defines it "
-                                       "(if the runtime provides it, pass --allow-undefined %s)"
-                                     : "'%s' is not defined in any cell (if the runtime "
-                                       "provides it, pass --allow-undefined %s)",
-                                 name, name);
-        nb_diag_set_source(d, cc->cell->source, cc->cell->source_len);
+        if (r->diags) {
+            nb_diag *d = nb_diag_add(r->diags, NB_ERROR, "undefined-name", loc,
+                                     use->deferred
+                                         ? "'%s' is read in a function body but no cell defines "
+                                           "it (if the runtime provides it, pass --allow-undefined %s)"
+                                         : "'%s' is not defined in any cell (if the runtime "
+                                           "provides it, pass --allow-undefined %s)",
+                                     name, name);
+            nb_diag_set_source(d, cc->cell->source, cc->cell->source_len);
+        }
     }
 }
 
@@ -199,7 +214,7 @@ static void resolve_cell(resolver *r, nb_code_cell *cc, uint8_t *bound_here)
 void nb_analysis_resolve(nb_analysis *an, const nb_analysis_opts *opts, nb_diags *diags)
 {
     size_t nnames = nb_names_count(an->names) + 1;
-    resolver r = { .an = an, .diags = diags };
+    resolver r = { .an = an, .diags = an->failed_cells ? NULL : diags };
     r.first_def = nb_xcalloc(nnames, sizeof *r.first_def);
     r.latest = nb_xcalloc(nnames, sizeof *r.latest);
     r.kind = nb_xcalloc(nnames, 1);

@@ -133,6 +133,7 @@ static const char analyze_help[] =
     "\n"
     "options:\n"
     "  --json                   print the analysis as JSON (shape: docs/analyze.md)\n"
+    "  --python                 with --json: include each cell's Python after magic translation\n"
     "  --dot                    print the cell graph for Graphviz\n"
     "  --allow-undefined NAME   a name the runtime provides (repeatable)\n"
     "  --max-size BYTES         refuse larger notebooks (default 256M; K, M, G suffixes)\n"
@@ -144,16 +145,17 @@ static const char analyze_help[] =
 
 static int cmd_analyze(cli *c, int argc, char **argv)
 {
-    enum { OPT_JSON = 256, OPT_DOT, OPT_ALLOW, OPT_MAX_SIZE };
+    enum { OPT_JSON = 256, OPT_DOT, OPT_ALLOW, OPT_MAX_SIZE, OPT_PYTHON };
     static const struct option options[] = {
         { "json", no_argument, NULL, OPT_JSON },
+        { "python", no_argument, NULL, OPT_PYTHON },
         { "dot", no_argument, NULL, OPT_DOT },
         { "allow-undefined", required_argument, NULL, OPT_ALLOW },
         { "max-size", required_argument, NULL, OPT_MAX_SIZE },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    bool dot = false;
+    bool dot = false, with_python = false;
     nb_read_opts read_opts = { 0 };
     const char **allow = nb_xcalloc((size_t)argc + 1, sizeof *allow);
     size_t nallow = 0;
@@ -162,6 +164,7 @@ static int cmd_analyze(cli *c, int argc, char **argv)
         switch (opt) {
         case OPT_JSON: c->json = true; break;
         case OPT_DOT: dot = true; break;
+        case OPT_PYTHON: with_python = true; break;
         case OPT_ALLOW: allow[nallow++] = optarg; break;
         case OPT_MAX_SIZE:
             if (!parse_size(optarg, &read_opts.max_bytes)) {
@@ -191,7 +194,7 @@ static int cmd_analyze(cli *c, int argc, char **argv)
     nb_analysis_opts an_opts = { .allow_undefined = allow, .nallow_undefined = nallow };
     nb_analysis *an = nb_analysis_run(nb, &an_opts, &c->diags);
     if (c->json) {
-        json_t *doc = nb_dump_analysis_json(an);
+        json_t *doc = nb_dump_analysis_json(an, with_python);
         json_object_set_new(doc, "diagnostics", nb_diags_to_json(&c->diags));
         print_json(doc);
         json_decref(doc);

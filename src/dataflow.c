@@ -675,8 +675,10 @@ static void build_step(flow *f, nb_pipeline *p, size_t s, nb_step *out, const si
 
     /* carried: the set-up code and this step's own needs, merged in notebook order */
     code_ref *all = nb_xmalloc((f->nprelude + st->ncode + 1) * sizeof *all);
-    memcpy(all, f->prelude, f->nprelude * sizeof *all);
-    memcpy(all + f->nprelude, st->code, st->ncode * sizeof *all);
+    if (f->nprelude)
+        memcpy(all, f->prelude, f->nprelude * sizeof *all);
+    if (st->ncode)
+        memcpy(all + f->nprelude, st->code, st->ncode * sizeof *all);
     size_t nall = f->nprelude + st->ncode;
     qsort(all, nall, sizeof *all, compare_code);
     nb_buf future = NB_BUF_INIT;

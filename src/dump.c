@@ -170,7 +170,7 @@ static json_t *json_refs(const nb_analysis *an, const nb_ref *refs, size_t n)
     return list;
 }
 
-static json_t *json_cell(const nb_analysis *an, const nb_code_cell *cc)
+static json_t *json_cell(const nb_analysis *an, const nb_code_cell *cc, bool with_python)
 {
     const nb_facts *f = &cc->facts;
     json_t *cell = json_object();
@@ -178,6 +178,8 @@ static json_t *json_cell(const nb_analysis *an, const nb_code_cell *cc)
     if (cc->cell->id)
         json_object_set_new(cell, "id", json_string(cc->cell->id));
     json_object_set_new(cell, "parsed", json_boolean(f->parsed));
+    if (with_python)
+        json_object_set_new(cell, "python", json_stringn(cc->python, cc->python_len));
 
     json_t *defs = json_array();
     for (size_t i = 0; i < f->ndefs; i++) {
@@ -257,7 +259,7 @@ static json_t *json_cell(const nb_analysis *an, const nb_code_cell *cc)
     return cell;
 }
 
-json_t *nb_dump_analysis_json(const nb_analysis *an)
+json_t *nb_dump_analysis_json(const nb_analysis *an, bool with_python)
 {
     const nb_notebook *nb = an->nb;
     json_t *root = json_object();
@@ -269,7 +271,7 @@ json_t *nb_dump_analysis_json(const nb_analysis *an)
     json_object_set_new(root, "cell_count", json_integer((json_int_t)nb->ncells));
     json_t *cells = json_array();
     for (size_t i = 0; i < an->ncells; i++)
-        json_array_append_new(cells, json_cell(an, &an->cells[i]));
+        json_array_append_new(cells, json_cell(an, &an->cells[i], with_python));
     json_object_set_new(root, "cells", cells);
     return root;
 }

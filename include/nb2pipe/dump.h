@@ -9,8 +9,9 @@
 #include <jansson.h>
 
 void nb_dump_analysis_text(const nb_analysis *an, nb_buf *out);
-/* The analysis as a JSON object; the caller owns the reference. */
-json_t *nb_dump_analysis_json(const nb_analysis *an);
+/* The analysis as a JSON object; the caller owns the reference. WITH_PYTHON adds each
+ * cell's Python text (after magic translation). */
+json_t *nb_dump_analysis_json(const nb_analysis *an, bool with_python);
 /* A Graphviz digraph: one node per code cell, an edge from the cell providing a name to
  * each cell using it, labelled with the names. */
 void nb_dump_analysis_dot(const nb_analysis *an, nb_buf *out);
