@@ -218,7 +218,7 @@ static bool read_cell(reader *r, json_t *cell_json, int major, nb_cell *cell)
                     "cell has no 'cell_type' string");
         return false;
     }
-    bool heading = false;
+    bool heading = false, future = false;
     if (strcmp(type_name, "code") == 0)
         cell->type = NB_CELL_CODE;
     else if (strcmp(type_name, "markdown") == 0)
@@ -236,6 +236,7 @@ static bool read_cell(reader *r, json_t *cell_json, int major, nb_cell *cell)
                     "unknown cell type '%s' from nbformat 4.%d: ignored", type_name,
                     r->nb->nbformat_minor);
         cell->type = NB_CELL_RAW;
+        future = true;
     } else {
         nb_diag_add(r->diags, NB_ERROR, "bad-cell", cell_loc(r, cell->number),
                     "unknown cell type '%s' (expected code, markdown or raw)", type_name);
@@ -244,8 +245,8 @@ static bool read_cell(reader *r, json_t *cell_json, int major, nb_cell *cell)
     const char *source_key = (major < 4 && cell->type == NB_CELL_CODE && !heading) ? "input" : "source";
     json_t *source = json_object_get(cell_json, source_key);
     size_t bad_item;
-    if (!source && major < 4) {
-        cell->source = ""; /* nbformat 3 allowed cells without text */
+    if (!source && (major < 4 || future)) {
+        cell->source = ""; /* nbformat 3 (and future cell types) may have no text */
         cell->source_len = 0;
     } else if (!source) {
         nb_diag_add(r->diags, NB_ERROR, "bad-cell", cell_loc(r, cell->number),
