@@ -229,7 +229,18 @@ static const char convert_help[] =
     "  -o, --output DIR         where to write (default: next to the notebook, named after it)\n"
     "  --split MODE             auto (default), tags (Kale cell tags), headings ('## ' markdown),\n"
     "                           single (one step)\n"
-    "  --target LIST            extra outputs, comma-separated (none yet beyond the defaults)\n"
+    "  --target LIST            also write these, comma-separated: airflow, argo, kfp, slurm,\n"
+    "                           batch, or all (scripts, pipeline.yaml, requirements.txt and\n"
+    "                           the Dockerfile are always written)\n"
+    "  --name NAME              the pipeline's name on the targets (default: the notebook's)\n"
+    "  --image IMAGE            container image holding the steps (default NAME:latest, built\n"
+    "                           from the generated Dockerfile)\n"
+    "  --data-root PATH         where step data lives on the targets (default /data)\n"
+    "  --schedule SCHEDULE      Airflow schedule (default: none, triggered by hand)\n"
+    "  --airflow-version 3|2    Airflow 3 (default) or 2.7+\n"
+    "  --airflow-operator bash|kubernetes   BashOperator (default) or KubernetesPodOperator\n"
+    "  --argo-kind workflow|template        an Argo Workflow (default) or WorkflowTemplate\n"
+    "  --argo-data pvc|artifacts            a shared volume (default) or artifacts\n"
     "  --allow-undefined NAME   a name the runtime provides (repeatable)\n"
     "  --force                  overwrite files nb2pipe did not write, or that were edited\n"
     "  --check                  write nothing; list the files that would change (exit 1)\n"
@@ -248,6 +259,8 @@ typedef struct convert_opts {
     const char **allow;
     size_t nallow;
     nb_read_opts read;
+    bool targets[16];  /* by index into nb_targets: asked for with --target */
+    nb_emit_opts emit; /* the export options (paths are filled in later) */
 } convert_opts;
 
 static bool parse_split(const char *s, nb_split *out)
@@ -301,6 +314,32 @@ static char *regenerate_command(const convert_opts *o, const char *notebook_dir,
         nb_buf_puts(&cmd, " --allow-undefined ");
         nb_write_sh_word(&cmd, o->allow[i], strlen(o->allow[i]));
     }
+    bool any = false;
+    for (size_t t = 0; nb_targets[t].name; t++) {
+        if (!o->targets[t] || nb_targets[t].always)
+            continue;
+        nb_buf_printf(&cmd, "%s%s", any ? "," : " --target ", nb_targets[t].name);
+        any = true;
+    }
+    const nb_emit_opts *e = &o->emit;
+    const struct {
+        const char *flag, *value;
+    } words[] = {
+        { "--name", e->name },
+        { "--image", e->image },
+        { "--data-root", e->data_root },
+        { "--schedule", e->schedule },
+        { "--airflow-version", e->airflow_version == 2 ? "2" : NULL },
+        { "--airflow-operator", e->airflow_kubernetes ? "kubernetes" : NULL },
+        { "--argo-kind", e->argo_template ? "template" : NULL },
+        { "--argo-data", e->argo_artifacts ? "artifacts" : NULL },
+    };
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        if (!words[i].value)
+            continue;
+        nb_buf_printf(&cmd, " %s ", words[i].flag);
+        nb_write_sh_word(&cmd, words[i].value, strlen(words[i].value));
+    }
     return nb_buf_detach(&cmd, NULL);
 }
 
@@ -346,10 +385,11 @@ static nb_pipeline *build_pipeline(cli *c, const convert_opts *o, const nb_noteb
     return p;
 }
 
-static int emit_all(cli *c, const nb_pipeline *p, const nb_emit_opts *eo, nb_fileset *fs)
+static int emit_all(cli *c, const convert_opts *o, const nb_pipeline *p, const nb_emit_opts *eo,
+                    nb_fileset *fs)
 {
-    for (const nb_target *t = nb_targets; t->name; t++)
-        if (t->always && t->emit(p, eo, fs, &c->diags) != 0)
+    for (size_t t = 0; nb_targets[t].name; t++)
+        if ((nb_targets[t].always || o->targets[t]) && nb_targets[t].emit(p, eo, fs, &c->diags) != 0)
             return -1;
     return nb_emit_manifest(p, eo, fs, &c->diags);
 }
@@ -369,11 +409,15 @@ static int run_convert(cli *c, convert_opts *o)
     if (p) {
         char *workdir = nb_path_relative(output, notebook_dir);
         char *notebook_rel = nb_path_relative(output, o->notebook);
-        nb_emit_opts eo = { .workdir = workdir, .notebook = notebook_rel };
+        char *pipeline_dir = nb_path_relative(notebook_dir, output);
+        nb_emit_opts eo = o->emit;
+        eo.workdir = workdir;
+        eo.notebook = notebook_rel;
+        eo.pipeline_dir = pipeline_dir;
         nb_fileset fs;
         nb_fileset_init(&fs);
         nb_buf changed = NB_BUF_INIT;
-        if (emit_all(c, p, &eo, &fs) == 0) {
+        if (emit_all(c, o, p, &eo, &fs) == 0) {
             nb_fileset_sort(&fs);
             nb_write_opts wo = { .force = o->force, .check = o->check };
             int rc = nb_fileset_write(&fs, output, &wo, &changed, &c->diags);
@@ -394,6 +438,7 @@ static int run_convert(cli *c, convert_opts *o)
         nb_fileset_release(&fs);
         free(workdir);
         free(notebook_rel);
+        free(pipeline_dir);
         nb_pipeline_free(p);
     }
     flush_diags(c);
@@ -406,9 +451,19 @@ static int run_convert(cli *c, convert_opts *o)
 
 static int cmd_convert(cli *c, int argc, char **argv)
 {
-    enum { OPT_SPLIT = 256, OPT_TARGET, OPT_ALLOW, OPT_FORCE, OPT_CHECK, OPT_MAX_SIZE };
+    enum { OPT_SPLIT = 256, OPT_TARGET, OPT_ALLOW, OPT_FORCE, OPT_CHECK, OPT_MAX_SIZE, OPT_NAME,
+           OPT_IMAGE, OPT_DATA_ROOT, OPT_SCHEDULE, OPT_AIRFLOW_VERSION, OPT_AIRFLOW_OPERATOR,
+           OPT_ARGO_KIND, OPT_ARGO_DATA };
     static const struct option options[] = {
         { "output", required_argument, NULL, 'o' },
+        { "name", required_argument, NULL, OPT_NAME },
+        { "image", required_argument, NULL, OPT_IMAGE },
+        { "data-root", required_argument, NULL, OPT_DATA_ROOT },
+        { "schedule", required_argument, NULL, OPT_SCHEDULE },
+        { "airflow-version", required_argument, NULL, OPT_AIRFLOW_VERSION },
+        { "airflow-operator", required_argument, NULL, OPT_AIRFLOW_OPERATOR },
+        { "argo-kind", required_argument, NULL, OPT_ARGO_KIND },
+        { "argo-data", required_argument, NULL, OPT_ARGO_DATA },
         { "split", required_argument, NULL, OPT_SPLIT },
         { "target", required_argument, NULL, OPT_TARGET },
         { "allow-undefined", required_argument, NULL, OPT_ALLOW },
@@ -418,7 +473,7 @@ static int cmd_convert(cli *c, int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    convert_opts o = { .split = NB_SPLIT_AUTO };
+    convert_opts o = { .split = NB_SPLIT_AUTO, .emit = { .airflow_version = 3 } };
     o.allow = nb_xcalloc((size_t)argc + 1, sizeof *o.allow);
     int opt, status = -1;
     while (status < 0 && (opt = getopt_long(argc, argv, "o:h", options, NULL)) != -1) {
@@ -431,11 +486,40 @@ static int cmd_convert(cli *c, int argc, char **argv)
         case OPT_TARGET:
             for (char *t = strtok(optarg, ","); t && status < 0; t = strtok(NULL, ",")) {
                 bool known = false;
-                for (const nb_target *tg = nb_targets; tg->name && !known; tg++)
-                    known = strcmp(tg->name, t) == 0;
-                if (!known && strcmp(t, "all") != 0)
-                    status = usage_error("convert ", "unknown target '%s'", t);
+                for (size_t i = 0; nb_targets[i].name; i++) {
+                    if (strcmp(nb_targets[i].name, t) == 0 || strcmp(t, "all") == 0) {
+                        o.targets[i] = true;
+                        known = true;
+                    }
+                }
+                if (!known)
+                    status = usage_error("convert ", "unknown target '%s' (airflow, argo, kfp, "
+                                                     "slurm, batch, all)", t);
             }
+            break;
+        case OPT_NAME: o.emit.name = optarg; break;
+        case OPT_IMAGE: o.emit.image = optarg; break;
+        case OPT_DATA_ROOT: o.emit.data_root = optarg; break;
+        case OPT_SCHEDULE: o.emit.schedule = optarg; break;
+        case OPT_AIRFLOW_VERSION:
+            if (strcmp(optarg, "2") != 0 && strcmp(optarg, "3") != 0)
+                status = usage_error("convert ", "--airflow-version must be 2 or 3");
+            o.emit.airflow_version = optarg[0] - '0';
+            break;
+        case OPT_AIRFLOW_OPERATOR:
+            if (strcmp(optarg, "bash") != 0 && strcmp(optarg, "kubernetes") != 0)
+                status = usage_error("convert ", "--airflow-operator must be bash or kubernetes");
+            o.emit.airflow_kubernetes = strcmp(optarg, "kubernetes") == 0;
+            break;
+        case OPT_ARGO_KIND:
+            if (strcmp(optarg, "workflow") != 0 && strcmp(optarg, "template") != 0)
+                status = usage_error("convert ", "--argo-kind must be workflow or template");
+            o.emit.argo_template = strcmp(optarg, "template") == 0;
+            break;
+        case OPT_ARGO_DATA:
+            if (strcmp(optarg, "pvc") != 0 && strcmp(optarg, "artifacts") != 0)
+                status = usage_error("convert ", "--argo-data must be pvc or artifacts");
+            o.emit.argo_artifacts = strcmp(optarg, "artifacts") == 0;
             break;
         case OPT_ALLOW: o.allow[o.nallow++] = optarg; break;
         case OPT_FORCE: o.force = true; break;

@@ -8,8 +8,59 @@ const nb_target nb_targets[] = {
     { "scripts", nb_emit_scripts, true },
     { "ploomber", nb_emit_ploomber, true },
     { "requirements", nb_emit_requirements, true },
+    { "docker", nb_emit_docker, true },
+    { "airflow", nb_emit_airflow, false },
+    { "argo", nb_emit_argo, false },
+    { "kfp", nb_emit_kfp, false },
+    { "slurm", nb_emit_slurm, false },
+    { "batch", nb_emit_batch, false },
     { NULL, NULL, false },
 };
+
+const char *nb_emit_name(const nb_pipeline *p, const nb_emit_opts *opts)
+{
+    return opts && opts->name ? opts->name : p->name;
+}
+
+void nb_emit_image(const nb_pipeline *p, const nb_emit_opts *opts, nb_buf *out)
+{
+    if (opts && opts->image)
+        nb_buf_puts(out, opts->image);
+    else
+        nb_buf_printf(out, "%s%s", p->name, NB_DEFAULT_IMAGE_TAG);
+}
+
+const char *nb_emit_data_root(const nb_emit_opts *opts)
+{
+    return opts && opts->data_root ? opts->data_root : NB_DEFAULT_DATA_ROOT;
+}
+
+void nb_k8s_name(const char *text, size_t max, nb_buf *out)
+{
+    size_t start = out->len;
+    bool dash = false;
+    for (const char *p = text; *p; p++) {
+        char c = *p;
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+            if (dash && out->len > start)
+                nb_buf_putc(out, '-');
+            dash = false;
+            nb_buf_putc(out, c);
+        } else {
+            dash = true;
+        }
+        if (out->len - start >= max)
+            break;
+    }
+    if (out->len - start > max)
+        nb_buf_truncate(out, start + max);
+    while (out->len > start && out->data[out->len - 1] == '-')
+        nb_buf_truncate(out, out->len - 1);
+    if (out->len == start)
+        nb_buf_puts(out, "pipeline");
+}
 
 void nb_emit_header(nb_buf *out, const nb_pipeline *p, const char *comment)
 {

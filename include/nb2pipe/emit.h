@@ -8,10 +8,41 @@
 #include "nb2pipe/pipeline.h"
 
 typedef struct nb_emit_opts {
-    const char *workdir;  /* the notebook's directory relative to the output directory */
-    const char *notebook; /* the notebook's path relative to the output directory */
-    const char *image;    /* container image the exports run the steps in */
+    const char *workdir;      /* the notebook's directory relative to the output directory */
+    const char *notebook;     /* the notebook's path relative to the output directory */
+    const char *pipeline_dir; /* the output directory relative to the notebook's directory
+                                 (what the Dockerfile copies; the image's working dir) */
+    const char *name;         /* the pipeline's name on the targets (--name), or NULL for
+                                 nb_pipeline.name; emitters sanitise it per target */
+    const char *image;        /* container image holding the steps (--image), or NULL for
+                                 NB_DEFAULT_IMAGE with the pipeline name */
+    const char *schedule;     /* Airflow schedule (--schedule), or NULL: never scheduled */
+    int airflow_version;      /* 3 (default) or 2 (--airflow-version) */
+    bool airflow_kubernetes;  /* --airflow-operator kubernetes: KubernetesPodOperator */
+    const char *data_root;    /* where step data lives on the targets (--data-root):
+                                 a shared path for Airflow's BashOperator and SLURM, the
+                                 mount point of the shared volume in containers */
+    bool argo_template;       /* --argo-kind template: a WorkflowTemplate */
+    bool argo_artifacts;      /* --argo-data artifacts: outputs as artifacts, not a PVC */
 } nb_emit_opts;
+
+/* The image name when --image is not given: "<pipeline>:latest", which the generated
+ * Dockerfile builds (docker build -f <pipeline dir>/Dockerfile -t <image> .). */
+#define NB_DEFAULT_IMAGE_TAG ":latest"
+#define NB_DEFAULT_DATA_ROOT "/data"
+
+/* The pipeline's name as the targets see it: OPTS->name or P->name. */
+const char *nb_emit_name(const nb_pipeline *p, const nb_emit_opts *opts);
+
+/* The image to run steps in: OPTS->image, or "<name>:latest". Writes into OUT. */
+void nb_emit_image(const nb_pipeline *p, const nb_emit_opts *opts, nb_buf *out);
+
+/* The data root (OPTS->data_root or NB_DEFAULT_DATA_ROOT). */
+const char *nb_emit_data_root(const nb_emit_opts *opts);
+
+/* TEXT as a Kubernetes DNS-1123 label: lower-case letters, digits and '-', starting and
+ * ending with a letter or digit, at most MAX characters ("load_data" -> "load-data"). */
+void nb_k8s_name(const char *text, size_t max, nb_buf *out);
 
 /* Every emitter has this shape: adds its files to FS; returns 0, or -1 after recording
  * a diagnostic. */
@@ -22,6 +53,19 @@ int nb_emit_scripts(const nb_pipeline *p, const nb_emit_opts *opts, nb_fileset *
 int nb_emit_ploomber(const nb_pipeline *p, const nb_emit_opts *opts, nb_fileset *fs, nb_diags *diags);
 int nb_emit_requirements(const nb_pipeline *p, const nb_emit_opts *opts, nb_fileset *fs,
                          nb_diags *diags);
+/* Dockerfile: the image the container targets run: python slim, requirements installed
+ * at build time, the notebook's directory copied (no network when steps run). */
+int nb_emit_docker(const nb_pipeline *p, const nb_emit_opts *opts, nb_fileset *fs, nb_diags *diags);
+/* dags/NAME.py: an Airflow 3 (or 2) DAG, one task per step. */
+int nb_emit_airflow(const nb_pipeline *p, const nb_emit_opts *opts, nb_fileset *fs, nb_diags *diags);
+/* argo/NAME.yaml: an Argo Workflow (or WorkflowTemplate) with a DAG template. */
+int nb_emit_argo(const nb_pipeline *p, const nb_emit_opts *opts, nb_fileset *fs, nb_diags *diags);
+/* kfp/NAME.yaml: a Kubeflow Pipelines v2 PipelineSpec (IR YAML). */
+int nb_emit_kfp(const nb_pipeline *p, const nb_emit_opts *opts, nb_fileset *fs, nb_diags *diags);
+/* slurm/: an sbatch script per step and submit.sh chaining them with afterok. */
+int nb_emit_slurm(const nb_pipeline *p, const nb_emit_opts *opts, nb_fileset *fs, nb_diags *diags);
+/* batch/: AWS Batch job definitions and submit.sh chaining them with --depends-on. */
+int nb_emit_batch(const nb_pipeline *p, const nb_emit_opts *opts, nb_fileset *fs, nb_diags *diags);
 /* The manifest: what was generated (with hashes of every file already in FS) and the
  * step graph `nb2pipe run` follows. Must run after every other emitter. */
 int nb_emit_manifest(const nb_pipeline *p, const nb_emit_opts *opts, nb_fileset *fs, nb_diags *diags);
