@@ -419,6 +419,7 @@ static int run_convert(cli *c, convert_opts *o)
         nb_buf changed = NB_BUF_INIT;
         if (emit_all(c, o, p, &eo, &fs) == 0) {
             nb_fileset_sort(&fs);
+            nb_fileset_seal(&fs);
             nb_write_opts wo = { .force = o->force, .check = o->check };
             int rc = nb_fileset_write(&fs, output, &wo, &changed, &c->diags);
             if (rc == 1) {

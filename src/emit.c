@@ -69,7 +69,7 @@ void nb_emit_header(nb_buf *out, const nb_pipeline *p, const char *comment)
     nb_buf_add_printable(out, p->notebook, strlen(p->notebook));
     nb_buf_puts(out, "; do not edit. Regenerate: ");
     nb_buf_add_printable(out, p->regenerate, strlen(p->regenerate));
-    nb_buf_putc(out, '\n');
+    nb_buf_puts(out, " " NB_SEAL_PLACEHOLDER "\n");
 }
 
 void nb_step_script_path(const nb_step *s, nb_buf *out)

@@ -1,6 +1,6 @@
-/* nb2pipe.lock.json: what one conversion generated (each file's hash, so that a later
- * conversion can tell its own unedited files from the user's) and the step graph that
- * `nb2pipe run` follows. */
+/* nb2pipe.lock.json: what one conversion generated (the list of files, so that a later
+ * conversion can remove the ones it no longer generates) and the step graph that
+ * `nb2pipe run` follows. Its "generated_by" holds its seal (fsout.h). */
 #include "nb2pipe/emit.h"
 
 #include <jansson.h>
@@ -73,12 +73,10 @@ int nb_emit_manifest(const nb_pipeline *p, const nb_emit_opts *opts, nb_fileset 
     json_object_set_new(root, "pipeline", pipeline);
 
     nb_fileset_sort(fs);
-    json_t *files = json_object();
-    for (size_t i = 0; i < fs->len; i++) {
-        char hash[22];
-        nb_content_hash(fs->files[i].data.data, fs->files[i].data.len, hash);
-        json_object_set_new(files, fs->files[i].path, json_string(hash));
-    }
+    json_t *files = json_array();
+    for (size_t i = 0; i < fs->len; i++)
+        json_array_append_new(files, json_string(fs->files[i].path));
+    json_array_append_new(files, json_string(NB_MANIFEST));
     json_object_set_new(root, "files", files);
 
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

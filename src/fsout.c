@@ -142,9 +142,60 @@ char *nb_path_relative(const char *from, const char *to)
     return nb_buf_detach(&out, NULL);
 }
 
-void nb_content_hash(const char *data, size_t len, char out[22])
+enum { SEAL_LEN = sizeof NB_SEAL_PLACEHOLDER - 1, SEAL_DIGITS = 6 /* "[xxh3:" */ };
+
+/* The first seal-shaped "[xxh3:<16 hex>]" in DATA, or NULL. */
+static const char *find_seal(const char *data, size_t len)
 {
-    snprintf(out, 22, "xxh3:%016llx", (unsigned long long)XXH3_64bits(data, len));
+    for (const char *p = data; p + SEAL_LEN <= data + len; p++) {
+        p = memchr(p, '[', (size_t)(data + len - p));
+        if (!p || p + SEAL_LEN > data + len)
+            return NULL;
+        if (memcmp(p, "[xxh3:", SEAL_DIGITS) != 0 || p[SEAL_LEN - 1] != ']')
+            continue;
+        bool hex = true;
+        for (int i = SEAL_DIGITS; i < SEAL_LEN - 1 && hex; i++)
+            hex = strchr("0123456789abcdef", p[i]) != NULL && p[i] != '\0';
+        if (hex)
+            return p;
+    }
+    return NULL;
+}
+
+/* The seal's 16 digits for DATA, whose seal at SEAL is taken as zeros. */
+static void seal_digits(const char *data, size_t len, const char *seal, char out[17])
+{
+    XXH3_state_t *state = XXH3_createState();
+    XXH3_64bits_reset(state);
+    size_t before = (size_t)(seal - data) + SEAL_DIGITS;
+    XXH3_64bits_update(state, data, before);
+    XXH3_64bits_update(state, "0000000000000000", 16);
+    XXH3_64bits_update(state, seal + SEAL_LEN - 1, len - before - 16);
+    snprintf(out, 17, "%016llx", (unsigned long long)XXH3_64bits_digest(state));
+    XXH3_freeState(state);
+}
+
+void nb_fileset_seal(nb_fileset *fs)
+{
+    for (size_t i = 0; i < fs->len; i++) {
+        nb_buf *data = &fs->files[i].data;
+        char *seal = strstr(data->data, NB_SEAL_PLACEHOLDER);
+        if (!seal)
+            continue;
+        char digits[17];
+        seal_digits(data->data, data->len, seal, digits);
+        memcpy(seal + SEAL_DIGITS, digits, 16);
+    }
+}
+
+bool nb_seal_intact(const char *data, size_t len)
+{
+    const char *seal = find_seal(data, len);
+    if (!seal)
+        return false;
+    char digits[17];
+    seal_digits(data, len, seal, digits);
+    return memcmp(seal + SEAL_DIGITS, digits, 16) == 0;
 }
 
 /* ---- The directory as it is -------------------------------------------------------- */
@@ -156,39 +207,27 @@ static char *join(const char *dir, const char *path)
     return nb_buf_detach(&b, NULL);
 }
 
-/* What nb2pipe wrote last time: path -> hash, from the manifest in DIR. */
+/* What nb2pipe wrote last time: the manifest's list of files in DIR. */
 typedef struct previous {
-    json_t *files; /* object, or NULL */
-    bool manifest_ours; /* the manifest there is one nb2pipe wrote */
-    bool manifest_exists;
+    json_t *files; /* array of paths, or NULL */
 } previous;
 
 static void read_previous(const char *dir, previous *prev)
 {
     memset(prev, 0, sizeof *prev);
     char *path = join(dir, NB_MANIFEST);
-    struct stat st;
-    prev->manifest_exists = stat(path, &st) == 0;
-    json_t *root = prev->manifest_exists ? json_load_file(path, 0, NULL) : NULL;
-    const char *by = json_string_value(json_object_get(root, "generated_by"));
+    json_t *root = json_load_file(path, 0, NULL);
     json_t *files = json_object_get(root, "files");
-    if (by && strncmp(by, "nb2pipe", 7) == 0 && json_is_object(files)) {
-        prev->manifest_ours = true;
+    if (json_is_array(files))
         prev->files = json_incref(files);
-    }
     json_decref(root);
     free(path);
-}
-
-static const char *previous_hash(const previous *prev, const char *path)
-{
-    return json_string_value(json_object_get(prev->files, path));
 }
 
 /* The state of one path before writing. */
 enum disk_state { DISK_MISSING, DISK_SAME, DISK_OURS, DISK_FOREIGN, DISK_NOT_FILE };
 
-static enum disk_state disk_state(const char *dir, const nb_outfile *f, const previous *prev)
+static enum disk_state disk_state(const char *dir, const nb_outfile *f)
 {
     char *path = join(dir, f->path);
     struct stat st;
@@ -199,39 +238,33 @@ static enum disk_state disk_state(const char *dir, const nb_outfile *f, const pr
         state = DISK_NOT_FILE;
     } else {
         nb_buf data = NB_BUF_INIT;
-        if (nb_buf_read_file(&data, path, (size_t)1 << 30) != 0) {
+        if (nb_buf_read_file(&data, path, (size_t)1 << 30) != 0)
             state = DISK_FOREIGN;
-        } else if (nb_buf_equals(&data, f->data.data, f->data.len)) {
+        else if (nb_buf_equals(&data, f->data.data, f->data.len))
             state = DISK_SAME;
-        } else if (strcmp(f->path, NB_MANIFEST) == 0) {
-            state = prev->manifest_ours ? DISK_OURS : DISK_FOREIGN;
-        } else {
-            char hash[22];
-            nb_content_hash(data.data, data.len, hash);
-            const char *recorded = previous_hash(prev, f->path);
-            state = recorded && strcmp(recorded, hash) == 0 ? DISK_OURS : DISK_FOREIGN;
-        }
+        else
+            state = nb_seal_intact(data.data, data.len) ? DISK_OURS : DISK_FOREIGN;
         nb_buf_release(&data);
     }
     free(path);
     return state;
 }
 
-/* Files of the previous manifest this set no longer has, unedited (removable) or not. */
+/* Files of the previous manifest this set no longer has: removable when their seal is
+ * intact, left in place (with a warning) when edited. */
 static void stale_files(const char *dir, const nb_fileset *fs, const previous *prev,
                         nb_buf *removable, nb_diags *diags)
 {
-    const char *path;
-    json_t *hash;
-    json_object_foreach(prev->files, path, hash) {
-        if (nb_fileset_find(fs, path) || !nb_path_is_safe(path))
+    size_t i;
+    json_t *item;
+    json_array_foreach(prev->files, i, item) {
+        const char *path = json_string_value(item);
+        if (!path || nb_fileset_find(fs, path) || !nb_path_is_safe(path))
             continue;
         char *full = join(dir, path);
         nb_buf data = NB_BUF_INIT;
         if (nb_buf_read_file(&data, full, (size_t)1 << 30) == 0) {
-            char now[22];
-            nb_content_hash(data.data, data.len, now);
-            if (json_is_string(hash) && strcmp(now, json_string_value(hash)) == 0)
+            if (nb_seal_intact(data.data, data.len))
                 nb_buf_printf(removable, "%s\n", path);
             else
                 nb_diag_add(diags, NB_WARNING, "edited-file", (nb_loc){ .file = full },
@@ -422,7 +455,7 @@ int nb_fileset_write(const nb_fileset *fs, const char *dir, const nb_write_opts 
     size_t conflicts = 0, changes = 0;
     for (size_t i = 0; i < fs->len; i++) {
         const nb_outfile *f = &fs->files[i];
-        enum disk_state state = disk_state(dir, f, &prev);
+        enum disk_state state = disk_state(dir, f);
         if (state == DISK_SAME)
             continue;
         if ((state == DISK_FOREIGN && !force) || state == DISK_NOT_FILE) {

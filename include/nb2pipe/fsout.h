@@ -1,7 +1,12 @@
 /* The output directory: the files of one conversion are built in memory as a file set,
  * then written atomically (into a temporary directory, then renamed into place). A file
- * nb2pipe did not write, or one edited since, is never overwritten without --force:
- * the manifest (nb2pipe.lock.json) records what nb2pipe wrote and its hash. */
+ * nb2pipe did not write, or one edited since, is never overwritten without --force.
+ * Every generated file carries a seal in its header, "[xxh3:<16 hex>]", the hash of
+ * the file with the seal's digits zeroed: a file whose seal matches is nb2pipe's and
+ * unedited. (Seals rather than a list of hashes in the manifest: editing one cell then
+ * changes one step file, and a fresh clone needs no state.) The manifest
+ * (nb2pipe.lock.json) lists the generated files, so that files no longer generated can
+ * be removed. */
 #ifndef NB2PIPE_FSOUT_H
 #define NB2PIPE_FSOUT_H
 
@@ -49,9 +54,15 @@ char *nb_path_absolute(const char *path);
  * working directory): "..", "../data", ".". Caller frees. */
 char *nb_path_relative(const char *from, const char *to);
 
-/* The hash nb2pipe records for generated content: "xxh3:" and 16 hex digits. OUT holds
- * at least 22 bytes. */
-void nb_content_hash(const char *data, size_t len, char out[22]);
+/* The placeholder an emitter writes where a file's seal goes. */
+#define NB_SEAL_PLACEHOLDER "[xxh3:0000000000000000]"
+
+/* Replaces the seal placeholder of every file of FS by its seal. */
+void nb_fileset_seal(nb_fileset *fs);
+
+/* True when the LEN bytes at DATA hold a seal that matches them: a file nb2pipe wrote
+ * and nobody edited. */
+bool nb_seal_intact(const char *data, size_t len);
 
 typedef struct nb_write_opts {
     bool force; /* overwrite files nb2pipe did not write or that were edited */

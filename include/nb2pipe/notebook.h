@@ -61,4 +61,14 @@ size_t nb_notebook_count(const nb_notebook *nb, nb_cell_type type);
 
 const char *nb_cell_type_name(nb_cell_type type);
 
+/* What nbformat does to a notebook's JSON (nbformat 4) when it reads it: multiline
+ * string lists joined into strings, transient keys (signature, orig_nbformat, a cell's
+ * "trusted") dropped. Changes ROOT. */
+void nb_notebook_normalize(json_t *root);
+
+/* Appends ROOT as nbformat.write writes it: multiline strings split with Python's
+ * str.splitlines(True), json.dumps(indent=1, sort_keys=True, ensure_ascii=False) with
+ * Python's number formatting, and a final newline. Changes ROOT (the splitting). */
+void nb_notebook_write_json(json_t *root, nb_buf *out);
+
 #endif

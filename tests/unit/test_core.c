@@ -8,6 +8,7 @@
 #include "nb2pipe/alloc.h"
 #include "nb2pipe/buf.h"
 #include "nb2pipe/diag.h"
+#include "nb2pipe/fsout.h"
 #include "nb2pipe/names.h"
 #include "nb2pipe/text.h"
 #include "nb2pipe/writer.h"
@@ -144,12 +145,44 @@ static void test_diag_text(void **state)
     nb_diags_release(&d);
 }
 
+static void test_seal(void **state)
+{
+    (void)state;
+    nb_fileset fs;
+    nb_fileset_init(&fs);
+    nb_buf_puts(nb_fileset_add(&fs, "a.py"), "# generated " NB_SEAL_PLACEHOLDER "\nx = 1\n");
+    nb_buf_puts(nb_fileset_add(&fs, "plain.txt"), "no seal here\n");
+    nb_fileset_seal(&fs);
+    const nb_buf *a = &fs.files[0].data;
+    assert_null(strstr(a->data, NB_SEAL_PLACEHOLDER));
+    assert_true(nb_seal_intact(a->data, a->len));
+    assert_false(nb_seal_intact(fs.files[1].data.data, fs.files[1].data.len));
+    char *edited = nb_xstrdup(a->data);
+    edited[a->len - 2] = '2'; /* x = 2 */
+    assert_false(nb_seal_intact(edited, a->len));
+    free(edited);
+    assert_true(nb_path_is_safe("steps/a.py"));
+    assert_false(nb_path_is_safe("../a.py"));
+    assert_false(nb_path_is_safe("/etc/passwd"));
+    assert_false(nb_path_is_safe("steps//a.py"));
+    assert_false(nb_path_is_safe("steps/./a.py"));
+    assert_false(nb_path_is_safe("a\nb"));
+    char *rel = nb_path_relative("/work/main/fixtures/titanic", "/work/main/fixtures");
+    assert_string_equal(rel, "..");
+    free(rel);
+    rel = nb_path_relative("/x/ab", "/x/abc/d");
+    assert_string_equal(rel, "../abc/d");
+    free(rel);
+    nb_fileset_release(&fs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_buf),       cmocka_unit_test(test_pool),
         cmocka_unit_test(test_names),     cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_writer),    cmocka_unit_test(test_diag_text),
+        cmocka_unit_test(test_seal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

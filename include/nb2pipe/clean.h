@@ -1,0 +1,33 @@
+/* clean: strip a notebook the way nbstripout does by default (outputs, execution
+ * counts, volatile metadata), keeping everything else, and write it as nbformat does. */
+#ifndef NB2PIPE_CLEAN_H
+#define NB2PIPE_CLEAN_H
+
+#include "nb2pipe/buf.h"
+#include "nb2pipe/diag.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct nb_clean_opts {
+    bool keep_output; /* keep outputs (nbstripout --keep-output) */
+    bool keep_count;  /* keep execution counts (--keep-count) */
+    /* metadata keys to keep although stripped by default, or to strip as well, as
+     * dotted paths: "metadata.KEY..." (the notebook's) or "cell.metadata.KEY..." */
+    const char *const *keep_metadata;
+    size_t nkeep_metadata;
+    const char *const *drop_metadata;
+    size_t ndrop_metadata;
+} nb_clean_opts;
+
+/* Strips ROOT, a notebook's parsed JSON (nbformat 4, normalised with
+ * nb_notebook_normalize), in place. Returns 0, or -1 after recording an error (a cell
+ * whose keep_output metadata contradicts its tags, as nbstripout refuses) in DIAGS
+ * against PATH. OPTS may be NULL. */
+int nb_clean_strip(json_t *root, const nb_clean_opts *opts, const char *path, nb_diags *diags);
+
+/* Checks a --keep-metadata/--drop-metadata path: "metadata.X" or "cell.metadata.X". */
+bool nb_clean_valid_key(const char *key);
+
+#endif
