@@ -2,6 +2,7 @@
 
 #include "nb2pipe/analysis.h"
 #include "nb2pipe/buf.h"
+#include "nb2pipe/clean.h"
 #include "nb2pipe/dataflow.h"
 #include "nb2pipe/diag.h"
 #include "nb2pipe/dump.h"
@@ -543,6 +544,151 @@ static int cmd_convert(cli *c, int argc, char **argv)
     return status;
 }
 
+/* ---- clean ------------------------------------------------------------------------ */
+
+static const char clean_help[] =
+    "usage: nb2pipe clean [options] NOTEBOOK...\n"
+    "\n"
+    "Strip outputs, execution counts and volatile metadata from notebooks, in place, and\n"
+    "write them exactly as Jupyter (nbformat) writes them: what nbstripout does by default,\n"
+    "keeping cell ids (nbstripout --keep-id). Stripped metadata: the notebook's signature and\n"
+    "widgets; each cell's collapsed, scrolled, ExecuteTime, execution, heading_collapsed and\n"
+    "hidden. A cell with keep_output metadata or tag keeps its outputs. A notebook that is\n"
+    "already clean is not rewritten; a rewrite is atomic and keeps the file's permissions.\n"
+    "Only nbformat 4 notebooks are cleaned (upgrade others with `jupyter nbconvert --to\n"
+    "notebook --nbformat 4`).\n"
+    "\n"
+    "options:\n"
+    "  --keep-output            keep outputs\n"
+    "  --keep-count             keep execution counts\n"
+    "  --keep-metadata KEY      do not strip KEY (metadata.X or cell.metadata.X; repeatable)\n"
+    "  --drop-metadata KEY      strip KEY too (metadata.X or cell.metadata.X; repeatable)\n"
+    "  --stdout                 write the cleaned notebook to standard output instead\n"
+    "  --check, --dry-run       write nothing; list the notebooks that would change\n"
+    "  --max-size BYTES         refuse larger notebooks (default 256M)\n"
+    "  -h, --help               show this help\n"
+    "\n"
+    "exit status: 0 clean (or cleaned); 1 --check: a notebook would change; 2 a notebook\n"
+    "could not be read or written (the others are still processed)\n";
+
+typedef struct clean_cli {
+    nb_clean_opts strip;
+    bool to_stdout, check;
+    nb_read_opts read;
+} clean_cli;
+
+/* Cleans one notebook; returns its exit status. */
+static int clean_one(cli *c, const clean_cli *o, const char *path)
+{
+    nb_buf original = NB_BUF_INIT, cleaned = NB_BUF_INIT;
+    size_t limit = o->read.max_bytes ? o->read.max_bytes : NB_DEFAULT_MAX_BYTES;
+    int status = NB_EXIT_BAD;
+    if (nb_buf_read_file(&original, path, limit + 1) != 0) {
+        nb_diag_add(&c->diags, NB_ERROR, errno == EFBIG ? "too-large" : "io-error",
+                    (nb_loc){ .file = path }, "cannot read notebook: %s", strerror(errno));
+        goto done;
+    }
+    nb_read_opts read = o->read;
+    read.keep_json = true;
+    nb_notebook *nb = nb_notebook_read_mem(path, original.data, original.len, &read, &c->diags);
+    if (!nb)
+        goto done;
+    if (nb->nbformat < 4) {
+        nb_diag_add(&c->diags, NB_ERROR, "unsupported-nbformat", (nb_loc){ .file = path },
+                    "nbformat %d notebooks are not cleaned (nb2pipe writes nbformat 4 only); "
+                    "upgrade it with `jupyter nbconvert --to notebook --nbformat 4 --inplace`",
+                    nb->nbformat);
+        nb_notebook_free(nb);
+        goto done;
+    }
+    nb_notebook_normalize(nb->json);
+    if (nb_clean_strip(nb->json, &o->strip, path, &c->diags) != 0) {
+        nb_notebook_free(nb);
+        goto done;
+    }
+    nb_notebook_write_json(nb->json, &cleaned);
+    nb_notebook_free(nb);
+    if (o->to_stdout) {
+        write_all(stdout, &cleaned);
+        status = NB_EXIT_OK;
+    } else if (nb_buf_equals(&original, cleaned.data, cleaned.len)) {
+        status = NB_EXIT_OK; /* already clean: not touched, mtime and all */
+    } else if (o->check) {
+        printf("%s\n", path);
+        status = NB_EXIT_CHANGED;
+    } else if (nb_write_file_atomic(path, cleaned.data, cleaned.len, 0666, &c->diags) == 0) {
+        printf("cleaned %s\n", path);
+        status = NB_EXIT_OK;
+    }
+done:
+    nb_buf_release(&original);
+    nb_buf_release(&cleaned);
+    return status;
+}
+
+static int cmd_clean(cli *c, int argc, char **argv)
+{
+    enum { OPT_KEEP_OUTPUT = 256, OPT_KEEP_COUNT, OPT_KEEP_META, OPT_DROP_META, OPT_STDOUT,
+           OPT_CHECK, OPT_MAX_SIZE };
+    static const struct option options[] = {
+        { "keep-output", no_argument, NULL, OPT_KEEP_OUTPUT },
+        { "keep-count", no_argument, NULL, OPT_KEEP_COUNT },
+        { "keep-metadata", required_argument, NULL, OPT_KEEP_META },
+        { "drop-metadata", required_argument, NULL, OPT_DROP_META },
+        { "stdout", no_argument, NULL, OPT_STDOUT },
+        { "check", no_argument, NULL, OPT_CHECK },
+        { "dry-run", no_argument, NULL, OPT_CHECK },
+        { "max-size", required_argument, NULL, OPT_MAX_SIZE },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    clean_cli o = { 0 };
+    const char **keep = nb_xcalloc((size_t)argc + 1, sizeof *keep);
+    const char **drop = nb_xcalloc((size_t)argc + 1, sizeof *drop);
+    o.strip.keep_metadata = keep;
+    o.strip.drop_metadata = drop;
+    int opt, status = -1;
+    while (status < 0 && (opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (opt) {
+        case OPT_KEEP_OUTPUT: o.strip.keep_output = true; break;
+        case OPT_KEEP_COUNT: o.strip.keep_count = true; break;
+        case OPT_KEEP_META:
+        case OPT_DROP_META:
+            if (!nb_clean_valid_key(optarg))
+                status = usage_error("clean ", "'%s' is not metadata.KEY or cell.metadata.KEY", optarg);
+            else if (opt == OPT_KEEP_META)
+                keep[o.strip.nkeep_metadata++] = optarg;
+            else
+                drop[o.strip.ndrop_metadata++] = optarg;
+            break;
+        case OPT_STDOUT: o.to_stdout = true; break;
+        case OPT_CHECK: o.check = true; break;
+        case OPT_MAX_SIZE:
+            if (!parse_size(optarg, &o.read.max_bytes))
+                status = usage_error("clean ", "invalid --max-size '%s'", optarg);
+            break;
+        case 'h': fputs(clean_help, stdout); status = NB_EXIT_OK; break;
+        default: status = usage_error("clean ", "unknown option '%s'", argv[optind - 1]); break;
+        }
+    }
+    if (status < 0 && optind >= argc)
+        status = usage_error("clean ", "missing NOTEBOOK");
+    if (status < 0) {
+        status = NB_EXIT_OK;
+        for (int i = optind; i < argc; i++) {
+            int one = clean_one(c, &o, argv[i]);
+            if (one > status) /* the worst: 2 over 1 over 0 */
+                status = one;
+            fflush(stdout);
+            flush_diags(c);
+            nb_diags_release(&c->diags);
+        }
+    }
+    free(keep);
+    free(drop);
+    return status;
+}
+
 /* ---- run ------------------------------------------------------------------------- */
 
 static const char run_help[] =
@@ -609,6 +755,7 @@ static const command commands[] = {
     { "analyze", cmd_analyze, "print what each cell defines, uses and changes" },
     { "convert", cmd_convert, "turn a notebook into a pipeline of step scripts" },
     { "run", cmd_run, "run a converted pipeline on this machine" },
+    { "clean", cmd_clean, "strip outputs and volatile metadata from notebooks, in place" },
 };
 
 static void print_help(FILE *f)

@@ -278,6 +278,43 @@ static void stale_files(const char *dir, const nb_fileset *fs, const previous *p
 
 /* ---- Writing --------------------------------------------------------------------- */
 
+int nb_write_file_atomic(const char *path, const char *data, size_t len, unsigned mode,
+                         nb_diags *diags)
+{
+    struct stat st;
+    if (stat(path, &st) == 0)
+        mode = st.st_mode & 07777;
+    const char *slash = strrchr(path, '/');
+    nb_buf tmp = NB_BUF_INIT;
+    if (slash)
+        nb_buf_add(&tmp, path, (size_t)(slash - path) + 1);
+    nb_buf_printf(&tmp, ".%s.nb2pipe-XXXXXX", slash ? slash + 1 : path);
+    int fd = mkstemp(tmp.data);
+    int status = -1;
+    if (fd >= 0) {
+        size_t done = 0;
+        while (done < len) {
+            ssize_t n = write(fd, data + done, len - done);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            done += (size_t)n;
+        }
+        bool ok = done == len && fchmod(fd, (mode_t)mode) == 0 && fsync(fd) == 0;
+        ok = close(fd) == 0 && ok;
+        if (ok && rename(tmp.data, path) == 0)
+            status = 0;
+        else
+            unlink(tmp.data);
+    }
+    if (status != 0)
+        nb_diag_add(diags, NB_ERROR, "io-error", (nb_loc){ .file = path }, "cannot write: %s",
+                    strerror(errno));
+    nb_buf_release(&tmp);
+    return status;
+}
+
 static int make_dirs(const char *path, nb_diags *diags)
 {
     nb_buf b = NB_BUF_INIT;

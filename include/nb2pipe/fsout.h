@@ -54,6 +54,13 @@ char *nb_path_absolute(const char *path);
  * working directory): "..", "../data", ".". Caller frees. */
 char *nb_path_relative(const char *from, const char *to);
 
+/* Replaces the file PATH with LEN bytes at DATA atomically: a temporary file in the
+ * same directory, given the old file's permissions (or MODE when there is none), then
+ * renamed over it. A crash leaves the old file or the new one, never half of either.
+ * Returns 0, or -1 after recording an error. */
+int nb_write_file_atomic(const char *path, const char *data, size_t len, unsigned mode,
+                         nb_diags *diags);
+
 /* The placeholder an emitter writes where a file's seal goes. */
 #define NB_SEAL_PLACEHOLDER "[xxh3:0000000000000000]"
 
