@@ -13,7 +13,7 @@ packages=(
 if [[ "${1:-}" == "--tests" ]]; then
   packages+=(
     libcmocka-dev valgrind
-    python3-nbformat python3-yaml python3-jsonschema python3-pytest
+    python3-nbformat python3-yaml python3-jsonschema python3-pytest pre-commit git
   )
 fi
 

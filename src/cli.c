@@ -3,6 +3,7 @@
 #include "nb2pipe/analysis.h"
 #include "nb2pipe/buf.h"
 #include "nb2pipe/clean.h"
+#include "nb2pipe/config.h"
 #include "nb2pipe/dataflow.h"
 #include "nb2pipe/diag.h"
 #include "nb2pipe/dump.h"
@@ -16,6 +17,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <getopt.h>
+#include <glob.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,6 +264,8 @@ typedef struct convert_opts {
     nb_read_opts read;
     bool targets[16];  /* by index into nb_targets: asked for with --target */
     nb_emit_opts emit; /* the export options (paths are filled in later) */
+    size_t changed;    /* set by run_convert: files written or removed (or, with check,
+                          that would be) */
 } convert_opts;
 
 static bool parse_split(const char *s, nb_split *out)
@@ -423,8 +427,12 @@ static int run_convert(cli *c, convert_opts *o)
             nb_fileset_seal(&fs);
             nb_write_opts wo = { .force = o->force, .check = o->check };
             int rc = nb_fileset_write(&fs, output, &wo, &changed, &c->diags);
+            for (const char *line = changed.data; *line; line = strchr(line, '\n') + 1)
+                o->changed++;
             if (rc == 1) {
-                fputs(changed.data, stdout);
+                /* the files that are stale, as paths from here */
+                for (const char *line = changed.data; *line; line = strchr(line, '\n') + 1)
+                    printf("%s/%.*s\n", output, (int)(strchr(line, '\n') - line), line);
                 status = NB_EXIT_CHANGED;
             } else if (rc == 0) {
                 status = NB_EXIT_OK;
@@ -432,7 +440,11 @@ static int run_convert(cli *c, convert_opts *o)
                     printf("%s: %zu step%s", o->notebook, p->nsteps, p->nsteps == 1 ? "" : "s");
                     for (size_t i = 0; i < p->nsteps; i++)
                         printf("%s%s", i ? ", " : " (", p->steps[i].name);
-                    printf(") -> %s/\n", output);
+                    if (o->changed)
+                        printf(") -> %s/ (%zu file%s written)\n", output, o->changed,
+                               o->changed == 1 ? "" : "s");
+                    else
+                        printf(") -> %s/ (up to date)\n", output);
                 }
             }
         }
@@ -451,88 +463,112 @@ static int run_convert(cli *c, convert_opts *o)
     return status;
 }
 
+/* Sets convert option FLAG (its long name) to VALUE; returns NULL, or what the value
+ * should be. Used for the command line and for nb2pipe.yaml entries. VALUE must live as
+ * long as O. */
+static const char *set_convert_option(convert_opts *o, const char *flag, const char *value)
+{
+    if (strcmp(flag, "output") == 0) {
+        o->output = value;
+    } else if (strcmp(flag, "split") == 0) {
+        if (!parse_split(value, &o->split))
+            return "auto, tags, headings or single";
+    } else if (strcmp(flag, "target") == 0) {
+        for (const char *t = value; *t;) {
+            size_t n = strcspn(t, ",");
+            bool known = false;
+            for (size_t i = 0; nb_targets[i].name; i++) {
+                bool all = n == 3 && strncmp(t, "all", 3) == 0;
+                if (all || (strlen(nb_targets[i].name) == n && strncmp(nb_targets[i].name, t, n) == 0)) {
+                    o->targets[i] = true;
+                    known = true;
+                }
+            }
+            if (!known)
+                return "a comma-separated list of airflow, argo, kfp, slurm, batch, all";
+            t += n + (t[n] == ',');
+        }
+    } else if (strcmp(flag, "name") == 0) {
+        o->emit.name = value;
+    } else if (strcmp(flag, "image") == 0) {
+        o->emit.image = value;
+    } else if (strcmp(flag, "data-root") == 0) {
+        o->emit.data_root = value;
+    } else if (strcmp(flag, "schedule") == 0) {
+        o->emit.schedule = value;
+    } else if (strcmp(flag, "airflow-version") == 0) {
+        if (strcmp(value, "2") != 0 && strcmp(value, "3") != 0)
+            return "2 or 3";
+        o->emit.airflow_version = value[0] - '0';
+    } else if (strcmp(flag, "airflow-operator") == 0) {
+        if (strcmp(value, "bash") != 0 && strcmp(value, "kubernetes") != 0)
+            return "bash or kubernetes";
+        o->emit.airflow_kubernetes = strcmp(value, "kubernetes") == 0;
+    } else if (strcmp(flag, "argo-kind") == 0) {
+        if (strcmp(value, "workflow") != 0 && strcmp(value, "template") != 0)
+            return "workflow or template";
+        o->emit.argo_template = strcmp(value, "template") == 0;
+    } else if (strcmp(flag, "argo-data") == 0) {
+        if (strcmp(value, "pvc") != 0 && strcmp(value, "artifacts") != 0)
+            return "pvc or artifacts";
+        o->emit.argo_artifacts = strcmp(value, "artifacts") == 0;
+    } else if (strcmp(flag, "allow-undefined") == 0) {
+        o->allow[o->nallow++] = value;
+    } else if (strcmp(flag, "max-size") == 0) {
+        if (!parse_size(value, &o->read.max_bytes))
+            return "a size in bytes (K, M, G suffixes)";
+    } else {
+        return "a known option";
+    }
+    return NULL;
+}
+
+static const struct option convert_options[] = {
+    { "output", required_argument, NULL, 'o' },
+    { "split", required_argument, NULL, 0 },
+    { "target", required_argument, NULL, 0 },
+    { "name", required_argument, NULL, 0 },
+    { "image", required_argument, NULL, 0 },
+    { "data-root", required_argument, NULL, 0 },
+    { "schedule", required_argument, NULL, 0 },
+    { "airflow-version", required_argument, NULL, 0 },
+    { "airflow-operator", required_argument, NULL, 0 },
+    { "argo-kind", required_argument, NULL, 0 },
+    { "argo-data", required_argument, NULL, 0 },
+    { "allow-undefined", required_argument, NULL, 0 },
+    { "max-size", required_argument, NULL, 0 },
+    { "force", no_argument, NULL, 'f' },
+    { "check", no_argument, NULL, 'c' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
+static void init_convert_opts(convert_opts *o, int argc)
+{
+    memset(o, 0, sizeof *o);
+    o->split = NB_SPLIT_AUTO;
+    o->emit.airflow_version = 3;
+    o->allow = nb_xcalloc((size_t)argc + 1, sizeof *o->allow);
+}
+
 static int cmd_convert(cli *c, int argc, char **argv)
 {
-    enum { OPT_SPLIT = 256, OPT_TARGET, OPT_ALLOW, OPT_FORCE, OPT_CHECK, OPT_MAX_SIZE, OPT_NAME,
-           OPT_IMAGE, OPT_DATA_ROOT, OPT_SCHEDULE, OPT_AIRFLOW_VERSION, OPT_AIRFLOW_OPERATOR,
-           OPT_ARGO_KIND, OPT_ARGO_DATA };
-    static const struct option options[] = {
-        { "output", required_argument, NULL, 'o' },
-        { "name", required_argument, NULL, OPT_NAME },
-        { "image", required_argument, NULL, OPT_IMAGE },
-        { "data-root", required_argument, NULL, OPT_DATA_ROOT },
-        { "schedule", required_argument, NULL, OPT_SCHEDULE },
-        { "airflow-version", required_argument, NULL, OPT_AIRFLOW_VERSION },
-        { "airflow-operator", required_argument, NULL, OPT_AIRFLOW_OPERATOR },
-        { "argo-kind", required_argument, NULL, OPT_ARGO_KIND },
-        { "argo-data", required_argument, NULL, OPT_ARGO_DATA },
-        { "split", required_argument, NULL, OPT_SPLIT },
-        { "target", required_argument, NULL, OPT_TARGET },
-        { "allow-undefined", required_argument, NULL, OPT_ALLOW },
-        { "force", no_argument, NULL, OPT_FORCE },
-        { "check", no_argument, NULL, OPT_CHECK },
-        { "max-size", required_argument, NULL, OPT_MAX_SIZE },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    convert_opts o = { .split = NB_SPLIT_AUTO, .emit = { .airflow_version = 3 } };
-    o.allow = nb_xcalloc((size_t)argc + 1, sizeof *o.allow);
-    int opt, status = -1;
-    while (status < 0 && (opt = getopt_long(argc, argv, "o:h", options, NULL)) != -1) {
+    convert_opts o;
+    init_convert_opts(&o, argc);
+    int opt, index = 0, status = -1;
+    while (status < 0 && (opt = getopt_long(argc, argv, "o:h", convert_options, &index)) != -1) {
+        const char *flag = opt == 'o' ? "output" : convert_options[index].name;
+        const char *expected = NULL;
         switch (opt) {
-        case 'o': o.output = optarg; break;
-        case OPT_SPLIT:
-            if (!parse_split(optarg, &o.split))
-                status = usage_error("convert ", "--split must be auto, tags, headings or single, not '%s'", optarg);
-            break;
-        case OPT_TARGET:
-            for (char *t = strtok(optarg, ","); t && status < 0; t = strtok(NULL, ",")) {
-                bool known = false;
-                for (size_t i = 0; nb_targets[i].name; i++) {
-                    if (strcmp(nb_targets[i].name, t) == 0 || strcmp(t, "all") == 0) {
-                        o.targets[i] = true;
-                        known = true;
-                    }
-                }
-                if (!known)
-                    status = usage_error("convert ", "unknown target '%s' (airflow, argo, kfp, "
-                                                     "slurm, batch, all)", t);
-            }
-            break;
-        case OPT_NAME: o.emit.name = optarg; break;
-        case OPT_IMAGE: o.emit.image = optarg; break;
-        case OPT_DATA_ROOT: o.emit.data_root = optarg; break;
-        case OPT_SCHEDULE: o.emit.schedule = optarg; break;
-        case OPT_AIRFLOW_VERSION:
-            if (strcmp(optarg, "2") != 0 && strcmp(optarg, "3") != 0)
-                status = usage_error("convert ", "--airflow-version must be 2 or 3");
-            o.emit.airflow_version = optarg[0] - '0';
-            break;
-        case OPT_AIRFLOW_OPERATOR:
-            if (strcmp(optarg, "bash") != 0 && strcmp(optarg, "kubernetes") != 0)
-                status = usage_error("convert ", "--airflow-operator must be bash or kubernetes");
-            o.emit.airflow_kubernetes = strcmp(optarg, "kubernetes") == 0;
-            break;
-        case OPT_ARGO_KIND:
-            if (strcmp(optarg, "workflow") != 0 && strcmp(optarg, "template") != 0)
-                status = usage_error("convert ", "--argo-kind must be workflow or template");
-            o.emit.argo_template = strcmp(optarg, "template") == 0;
-            break;
-        case OPT_ARGO_DATA:
-            if (strcmp(optarg, "pvc") != 0 && strcmp(optarg, "artifacts") != 0)
-                status = usage_error("convert ", "--argo-data must be pvc or artifacts");
-            o.emit.argo_artifacts = strcmp(optarg, "artifacts") == 0;
-            break;
-        case OPT_ALLOW: o.allow[o.nallow++] = optarg; break;
-        case OPT_FORCE: o.force = true; break;
-        case OPT_CHECK: o.check = true; break;
-        case OPT_MAX_SIZE:
-            if (!parse_size(optarg, &o.read.max_bytes))
-                status = usage_error("convert ", "invalid --max-size '%s'", optarg);
-            break;
+        case 'f': o.force = true; break;
+        case 'c': o.check = true; break;
         case 'h': fputs(convert_help, stdout); status = NB_EXIT_OK; break;
+        case 'o':
+        case 0: expected = set_convert_option(&o, flag, optarg); break;
         default: status = usage_error("convert ", "unknown option '%s'", argv[optind - 1]); break;
         }
+        if (expected)
+            status = usage_error("convert ", "--%s '%s': expected %s", flag, optarg, expected);
     }
     if (status < 0 && optind != argc - 1)
         status = usage_error("convert ", optind >= argc ? "missing NOTEBOOK" : "convert takes one NOTEBOOK");
@@ -542,6 +578,210 @@ static int cmd_convert(cli *c, int argc, char **argv)
     }
     free(o.allow);
     return status;
+}
+
+/* ---- sync and check ----------------------------------------------------------------- */
+
+static const char sync_help[] =
+    "usage: nb2pipe sync [options] [FILE...]\n"
+    "       nb2pipe check [options] [FILE...]\n"
+    "\n"
+    "sync converts the notebooks the project file nb2pipe.yaml lists (in this directory\n"
+    "or the nearest parent) into their pipelines, as `nb2pipe convert` with the options it\n"
+    "gives. check writes nothing: it lists the generated files that are stale or edited,\n"
+    "and exits 1 if there are any. With FILE arguments (as pre-commit passes them), only\n"
+    "the listed notebooks that the project file covers; the project file itself among\n"
+    "them means all. The project file:\n"
+    "\n"
+    "  pipelines:\n"
+    "    - notebook: notebooks/titanic.ipynb   # a path or a glob, relative to nb2pipe.yaml\n"
+    "      output: pipelines/{name}            # optional ({name}, {dir}); default: next to\n"
+    "                                          # the notebook, named after it\n"
+    "      split: headings                     # optional: any convert option, by its\n"
+    "      targets: [airflow, argo]            # long name (targets, allow-undefined: lists)\n"
+    "\n"
+    "options:\n"
+    "  --config FILE            the project file (default: the nearest nb2pipe.yaml)\n"
+    "  --fail-on-change         sync: exit 1 when it wrote any file (for pre-commit, which\n"
+    "                           then has the user add them)\n"
+    "  --force                  sync: overwrite generated files that were edited\n"
+    "  -h, --help               show this help\n"
+    "\n"
+    "exit status: 0 up to date (or written); 1 check: stale files, or sync --fail-on-change:\n"
+    "files written; 2 bad usage, a bad project file, or a notebook that cannot be converted\n";
+
+/* PATTERN with {name} and {dir} replaced for NOTEBOOK. */
+static char *expand_output(const char *pattern, const char *notebook)
+{
+    const char *slash = strrchr(notebook, '/');
+    const char *base = slash ? slash + 1 : notebook;
+    const char *dot = strrchr(base, '.');
+    nb_buf out = NB_BUF_INIT;
+    for (const char *p = pattern; *p; p++) {
+        if (strncmp(p, "{name}", 6) == 0) {
+            nb_buf_add(&out, base, dot ? (size_t)(dot - base) : strlen(base));
+            p += 5;
+        } else if (strncmp(p, "{dir}", 5) == 0) {
+            if (slash)
+                nb_buf_add(&out, notebook, (size_t)(slash - notebook));
+            else
+                nb_buf_putc(&out, '.');
+            p += 4;
+        } else {
+            nb_buf_putc(&out, *p);
+        }
+    }
+    return nb_buf_detach(&out, NULL);
+}
+
+/* A project-relative path as a path from the working directory. */
+static char *in_project(const nb_config *cfg, const char *path)
+{
+    nb_buf out = NB_BUF_INIT;
+    if (path[0] == '/' || strcmp(cfg->dir, ".") == 0)
+        nb_buf_puts(&out, path);
+    else
+        nb_buf_printf(&out, "%s/%s", cfg->dir, path);
+    return nb_buf_detach(&out, NULL);
+}
+
+/* Whether NOTEBOOK is one of FILES (compared as absolute paths). */
+static bool selected(char *const *files, size_t nfiles, const char *notebook)
+{
+    char *abs = nb_path_absolute(notebook);
+    bool found = false;
+    for (size_t i = 0; i < nfiles && !found; i++) {
+        char *f = nb_path_absolute(files[i]);
+        found = strcmp(f, abs) == 0;
+        free(f);
+    }
+    free(abs);
+    return found;
+}
+
+/* Converts one notebook as ENTRY says; returns the exit status and adds to *CHANGED. */
+static int sync_notebook(cli *c, const nb_config *cfg, const nb_config_entry *e,
+                         const char *notebook, bool check, bool force, size_t *changed)
+{
+    convert_opts o;
+    init_convert_opts(&o, (int)e->nallow_undefined + 1);
+    o.notebook = notebook;
+    o.check = check;
+    o.force = force;
+    char *output = NULL, *output_path = NULL;
+    const char *expected = NULL, *flag = NULL;
+    if (e->split && (expected = set_convert_option(&o, flag = "split", e->split)))
+        goto bad;
+    for (size_t i = 0; i < e->ntargets; i++)
+        if ((expected = set_convert_option(&o, flag = "target", e->targets[i])))
+            goto bad;
+    for (size_t i = 0; i < e->nallow_undefined; i++)
+        set_convert_option(&o, "allow-undefined", e->allow_undefined[i]);
+    for (size_t i = 0; i < 8; i++)
+        if (e->options[i] && (expected = set_convert_option(&o, flag = nb_config_option_names[i],
+                                                            e->options[i])))
+            goto bad;
+    if (e->output) {
+        output = expand_output(e->output, notebook + (strcmp(cfg->dir, ".") == 0 ? 0 : strlen(cfg->dir) + 1));
+        output_path = in_project(cfg, output);
+        o.output = output_path;
+    }
+    int status = run_convert(c, &o);
+    *changed += o.changed;
+    free(output);
+    free(output_path);
+    free(o.allow);
+    return status;
+bad:
+    nb_diag_add(&c->diags, NB_ERROR, "bad-config", (nb_loc){ .file = cfg->path, .line = e->line },
+                "'%s' of the entry for %s: expected %s", flag, e->notebook, expected);
+    flush_diags(c);
+    free(o.allow);
+    return NB_EXIT_BAD;
+}
+
+static int sync_or_check(cli *c, int argc, char **argv, bool check)
+{
+    static const struct option options[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "fail-on-change", no_argument, NULL, 'f' },
+        { "force", no_argument, NULL, 'F' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *config_path = NULL;
+    bool fail_on_change = false, force = false;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c': config_path = optarg; break;
+        case 'f': fail_on_change = true; break;
+        case 'F': force = true; break;
+        case 'h': fputs(sync_help, stdout); return NB_EXIT_OK;
+        default: return usage_error(check ? "check " : "sync ", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    char *found = config_path ? nb_xstrdup(config_path) : nb_config_find(".");
+    if (!found) {
+        nb_diag_add(&c->diags, NB_ERROR, "no-config", (nb_loc){ .file = NB_CONFIG_FILE },
+                    "no project file here or in a parent directory (see nb2pipe sync --help)");
+        flush_diags(c);
+        return NB_EXIT_BAD;
+    }
+    nb_config cfg;
+    int status = NB_EXIT_OK;
+    if (nb_config_read(found, &cfg, &c->diags) != 0) {
+        flush_diags(c);
+        nb_config_release(&cfg);
+        free(found);
+        return NB_EXIT_BAD;
+    }
+    char *const *files = argv + optind;
+    size_t nfiles = (size_t)(argc - optind);
+    bool all = nfiles == 0;
+    for (size_t i = 0; i < nfiles && !all; i++)
+        all = selected(files + i, 1, found);
+    size_t changed = 0;
+    for (size_t i = 0; i < cfg.nentries; i++) {
+        const nb_config_entry *e = &cfg.entries[i];
+        char *pattern = in_project(&cfg, e->notebook);
+        glob_t g;
+        int rc = glob(pattern, 0, NULL, &g);
+        if (rc == GLOB_NOMATCH)
+            nb_diag_add(&c->diags, NB_WARNING, "no-match", (nb_loc){ .file = cfg.path, .line = e->line },
+                        "'%s' matches no notebook", e->notebook);
+        for (size_t k = 0; rc == 0 && k < g.gl_pathc; k++) {
+            if (!all && !selected(files, nfiles, g.gl_pathv[k]))
+                continue;
+            int one = sync_notebook(c, &cfg, e, g.gl_pathv[k], check, force, &changed);
+            if (one > status)
+                status = one;
+            nb_diags_release(&c->diags);
+        }
+        if (rc == 0)
+            globfree(&g);
+        flush_diags(c);
+        nb_diags_release(&c->diags);
+        free(pattern);
+    }
+    if (!check && fail_on_change && changed && status == NB_EXIT_OK) {
+        fprintf(stderr, "nb2pipe sync: %zu generated file%s changed: add them to the commit\n",
+                changed, changed == 1 ? "" : "s");
+        status = NB_EXIT_CHANGED;
+    }
+    nb_config_release(&cfg);
+    free(found);
+    return status;
+}
+
+static int cmd_sync(cli *c, int argc, char **argv)
+{
+    return sync_or_check(c, argc, argv, false);
+}
+
+static int cmd_check(cli *c, int argc, char **argv)
+{
+    return sync_or_check(c, argc, argv, true);
 }
 
 /* ---- clean ------------------------------------------------------------------------ */
@@ -756,6 +996,8 @@ static const command commands[] = {
     { "convert", cmd_convert, "turn a notebook into a pipeline of step scripts" },
     { "run", cmd_run, "run a converted pipeline on this machine" },
     { "clean", cmd_clean, "strip outputs and volatile metadata from notebooks, in place" },
+    { "sync", cmd_sync, "convert the notebooks nb2pipe.yaml lists" },
+    { "check", cmd_check, "list generated files that are stale or edited (exit 1)" },
 };
 
 static void print_help(FILE *f)

@@ -509,15 +509,13 @@ int nb_fileset_write(const nb_fileset *fs, const char *dir, const nb_write_opts 
         }
         to_write[i] = true;
         changes++;
-        if (check)
-            nb_buf_printf(changed, "%s\n", f->path);
+        nb_buf_printf(changed, "%s\n", f->path);
     }
     nb_buf removable = NB_BUF_INIT;
     stale_files(dir, fs, &prev, &removable, diags);
     if (removable.len) {
         changes++;
-        if (check)
-            nb_buf_add(changed, removable.data, removable.len);
+        nb_buf_add(changed, removable.data, removable.len);
     }
     int status;
     if (check)

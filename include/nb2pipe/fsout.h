@@ -79,8 +79,8 @@ typedef struct nb_write_opts {
 /* Writes FS into directory DIR (created when missing). Files whose content is already
  * right are left alone (their mtime too). Files of the previous manifest that FS no
  * longer has are removed when unedited. The manifest, when FS has it, is written last.
- * With OPTS->check nothing is written and the paths that would change are appended to
- * CHANGED, one per line.
+ * The paths written or removed (with OPTS->check: that would be) are appended to
+ * CHANGED, one per line; with OPTS->check nothing is written.
  * Returns 0 (nothing to change, or written), 1 (check: something would change), or -1
  * after recording an error (a conflict with a file nb2pipe does not own, an unsafe
  * path, an I/O error), in which case no file in DIR was changed. */
