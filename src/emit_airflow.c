@@ -28,7 +28,7 @@ enum {
     KEY_PREFIX_MAX = 253, /* the DNS subdomain before '/' in a Kubernetes key */
     POD_NAME_MAX = 53,    /* KubernetesPodOperator appends "-" and 8 random characters */
     CLAIM_NAME_MAX = 58,  /* so that "<name>-data" stays a 63-character DNS label */
-    HASH_DIGITS = 8,      /* of the hash that keeps sanitised label values apart */
+    HASH_DIGITS = 8,      /* of the 32-bit hash that keeps sanitised label values apart */
 };
 
 /* The DAG parameter naming the data volume's claim: not a Python identifier, so it cannot
@@ -133,11 +133,13 @@ static void py_templated(nb_buf *b, const char *s)
     nb_buf_release(&text);
 }
 
-/* A number as the IR writes it (digits, '.', exponent, sign, '_', hex/octal/binary
+/* A number as the IR writes it (sign, digits, '.', exponent, '_', hex/octal/binary
  * prefixes), checked before it is written into Python source unquoted. */
 static bool is_number(const char *s)
 {
-    if (!*s)
+    if (*s == '-' || *s == '+')
+        s++;
+    if (!(*s >= '0' && *s <= '9') && !(*s == '.' && s[1] >= '0' && s[1] <= '9'))
         return false;
     for (; *s; s++)
         if (!is_alnum(*s) && !strchr("._+-", *s))
@@ -238,12 +240,13 @@ static void sanitise_label_value(const char *value, nb_buf *out)
         nb_buf_truncate(out, start + LABEL_MAX - HASH_DIGITS - 1);
     if (out->len > start)
         nb_buf_putc(out, '-');
-    nb_buf_printf(out, "%08llx", (unsigned long long)(XXH3_64bits(value, strlen(value)) & 0xFFFFFFFFu));
+    nb_buf_printf(out, "%0*llx", (int)HASH_DIGITS,
+                  (unsigned long long)(XXH3_64bits(value, strlen(value)) & 0xFFFFFFFFu));
 }
 
 /* What the pods need that Kubernetes would refuse at run time is refused now: keys that
  * are not qualified names, parameter names that are not environment variable names, a
- * mount path that is not absolute. (Label values are sanitised instead, see kube_labels.) */
+ * mount path that is not absolute. (Label values are sanitised instead, see kube_dict.) */
 static int check_kube(dag_ctx *c)
 {
     int status = 0;
@@ -319,8 +322,9 @@ static void bash_preamble(dag_ctx *c)
 {
     nb_buf *b = c->out;
     const char *root = c->opts ? c->opts->data_root : NULL;
-    nb_buf_puts(b, "\n# The pipeline directory: this file is in its dags/ folder. Tasks run there.\n"
-                   "PIPELINE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))\n");
+    nb_buf_puts(b, "\n# The pipeline directory: this file is in its dags/ folder (also when a dags folder\n"
+                   "# elsewhere links to it). Tasks run there.\n"
+                   "PIPELINE_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))\n");
     if (!root) {
         nb_buf_puts(b, "# Each run keeps its data in DATA_ROOT/<dag id>/<run id>.\n"
                        "DATA_ROOT = os.path.join(PIPELINE_DIR, \"output\")\n");
@@ -560,6 +564,21 @@ static void kube_resources(dag_ctx *c, const nb_step *s)
     free(order);
 }
 
+/* The run's data directory in the pods, <root>/<dag id>/{{ run_id }}, as template text:
+ * the root (trailing '/' dropped) may need a Jinja literal, the rest never does. */
+static void kube_run_dir(const dag_ctx *c, nb_buf *out)
+{
+    const char *root = nb_emit_data_root(c->opts);
+    size_t len = strlen(root);
+    while (len > 0 && root[len - 1] == '/')
+        len--;
+    nb_buf trimmed = NB_BUF_INIT;
+    nb_buf_add(&trimmed, root, len);
+    jinja_text(out, trimmed.data);
+    nb_buf_release(&trimmed);
+    nb_buf_printf(out, "/%s/{{ run_id }}", c->dag_id);
+}
+
 static void kube_task(dag_ctx *c, const nb_step *s)
 {
     nb_buf *b = c->out;
@@ -584,17 +603,8 @@ static void kube_task(dag_ctx *c, const nb_step *s)
     nb_step_script_path(s, &scratch);
     py_templated(b, scratch.data);
     nb_buf_puts(b, ", \"--data-dir\", ");
-    /* <root>/<dag id>/{{ run_id }}: the root may need a Jinja literal, the rest never */
     nb_buf_reset(&scratch);
-    const char *root = nb_emit_data_root(c->opts);
-    size_t root_len = strlen(root);
-    while (root_len > 1 && root[root_len - 1] == '/')
-        root_len--;
-    nb_buf text = NB_BUF_INIT;
-    nb_buf_add(&text, root, root_len);
-    jinja_text(&scratch, root_len == 1 ? "" : text.data);
-    nb_buf_release(&text);
-    nb_buf_printf(&scratch, "/%s/{{ run_id }}", c->dag_id);
+    kube_run_dir(c, &scratch);
     nb_write_py_string(b, scratch.data, scratch.len);
     nb_buf_puts(b, "],\n");
     if (s->nparams) {
@@ -636,6 +646,11 @@ static void intro(dag_ctx *c)
                   "# NB2PIPE_PARAM_<NAME> environment variables.\n",
                   c->v2 ? "2.7+" : "3", c->kube ? "KubernetesPodOperator" : "BashOperator",
                   c->kube ? " in the pipeline's image" : " in the pipeline directory");
+    /* the provider releases that have the module and arguments used below */
+    if (c->kube)
+        nb_buf_puts(c->out, "# Needs apache-airflow-providers-cncf-kubernetes 7.2 or later.\n");
+    else if (!c->v2)
+        nb_buf_puts(c->out, "# Needs apache-airflow-providers-standard.\n");
 }
 
 int nb_emit_airflow(const nb_pipeline *p, const nb_emit_opts *opts, nb_fileset *fs, nb_diags *diags)

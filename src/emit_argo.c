@@ -17,7 +17,8 @@
  * without '}}' makes the whole template unparseable; Argo has no escape for it (its
  * maintainers: "You cannot escape {{", argoproj/argo-workflows#8253). Notebook values
  * and options holding '{{' are therefore refused, naming where they come from, rather
- * than carried into a field Argo would evaluate. */
+ * than carried into a field Argo would evaluate; so are values Kubernetes would expand in
+ * the steps' arguments ("$$", "$(NAME)"), and labels Kubernetes would reject. */
 #include "nb2pipe/emit.h"
 
 #include "nb2pipe/writer.h"
@@ -79,8 +80,10 @@ static bool dns_subdomain_ok(const char *s, size_t n)
         return false;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
+        /* '.' and '-' only inside a label: not first or last, not next to a '.' */
         bool edge = i == 0 || i == n - 1 || s[i - 1] == '.' || s[i + 1] == '.';
-        if (c == '.' ? edge : c == '-' ? edge : !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+        bool lower_alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if ((c == '.' || c == '-') ? edge : !lower_alnum)
             return false;
     }
     return true;
@@ -103,12 +106,14 @@ static bool quantity_ok(const char *q)
 {
     static const char *const suffixes[] = { "", "n", "u", "m", "k", "M", "G", "T", "P", "E",
                                             "Ki", "Mi", "Gi", "Ti", "Pi", "Ei" };
-    size_t digits = 0;
+    size_t digits = 0, dots = 0;
     if (*q == '+' || *q == '-')
         q++;
-    for (; (*q >= '0' && *q <= '9') || *q == '.'; q++)
+    for (; (*q >= '0' && *q <= '9') || *q == '.'; q++) {
         digits += *q != '.';
-    if (digits == 0)
+        dots += *q == '.';
+    }
+    if (digits == 0 || dots > 1)
         return false;
     if (*q == 'e' || *q == 'E') {
         q++;
@@ -144,6 +149,25 @@ __attribute__((format(printf, 3, 4))) static int refuse(argo *a, nb_loc loc, con
 
 static const char templating[] = "contains '{{', which Argo would evaluate as a template "
                                  "expression (Argo has no escape for it)";
+
+/* Kubernetes expands "$(NAME)" in a container's args from its environment and turns "$$"
+ * into "$", after Argo has put the parameters in. The environment is Argo's ARGO_*
+ * variables and the namespace's service links (FOO_SERVICE_HOST): upper-case names, not
+ * known when converting, so any "$(UPPER_CASE)" may change; "$(whoami)" cannot. Default
+ * values and the data root, which end up in args, must hold neither. (Values given at
+ * submit time are the submitter's to escape as "$$".) */
+static bool kubelet_expands(const char *s)
+{
+    for (s = strchr(s, '$'); s; s = strchr(s + 1, '$')) {
+        size_t name = s[1] == '(' ? strspn(s + 2, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") : 0;
+        if (s[1] == '$' || (name > 0 && s[2 + name] == ')'))
+            return true;
+    }
+    return false;
+}
+
+static const char expansion[] = "contains '$$' or '$(NAME)', which Kubernetes would replace "
+                                "in the step's arguments (by '$' or environment variable NAME)";
 
 /* Kubernetes rejects a pod whose labels break its syntax. Values are refused rather than
  * rewritten: a label exists to be selected on, and a silently changed value would never
@@ -270,6 +294,9 @@ static int check_params(argo *a)
         else if (has_template(text.data))
             errors += refuse(a, notebook_loc(a), "parameter '%s': the default value %s",
                              param->name, templating);
+        else if (kubelet_expands(text.data))
+            errors += refuse(a, notebook_loc(a), "parameter '%s': the default value %s",
+                             param->name, expansion);
     }
     nb_buf_release(&text);
     return errors;
@@ -285,6 +312,8 @@ static int check_options(argo *a)
         errors += refuse(a, (nb_loc){ 0 }, "--image '%s' %s", a->image.data, templating);
     if (has_template(root))
         errors += refuse(a, (nb_loc){ 0 }, "--data-root '%s' %s", root, templating);
+    else if (kubelet_expands(root))
+        errors += refuse(a, (nb_loc){ 0 }, "--data-root '%s' %s", root, expansion);
     else if (root[0] != '/' || a->root[0] == '\0' || strchr(root, ':'))
         errors += refuse(a, (nb_loc){ 0 }, "--data-root '%s' cannot be a volume's mount point in "
                          "a container: give an absolute directory other than '/', without ':'", root);

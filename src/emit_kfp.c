@@ -44,7 +44,9 @@
 #define NB2PIPE_VERSION "0.0.0"
 #endif
 
-/* KFP's rule for pipeline names: lower-case letters, digits and '-', at most 128. */
+/* KFP's rule for pipeline names: lower-case letters, digits and '-', at most 128 (the
+ * SDK's check). Task names are kept DNS labels; step names have at most 48 characters,
+ * so a "-N" suffix still fits. */
 enum { PIPELINE_NAME_MAX = 128, TASK_NAME_MAX = 63 };
 
 static const char METRICS_ARTIFACT[] = "pipeline-metrics";
@@ -62,7 +64,6 @@ static int by_name(const void *a, const void *b)
 
 typedef struct kfp {
     const nb_pipeline *p;
-    const nb_emit_opts *opts;
     nb_diags *diags;
     nb_yaml y;
     nb_pool pool;
@@ -323,7 +324,8 @@ static void double_text(double v, nb_buf *out)
 }
 
 /* A Kubernetes quantity (already checked by the tag reader: digits, fraction, unit)
- * in base units: cores or bytes. Computed as the KFP SDK does (value * unit). */
+ * in base units: cores or bytes. Computed as the KFP SDK does (value * unit), "K"
+ * included, which the SDK takes for 1000 (Kubernetes itself only knows "k"). */
 static double quantity(const char *q)
 {
     static const struct {
@@ -386,7 +388,7 @@ static const char *param_type(const nb_param *param)
     }
 }
 
-/* Step S's parameters sorted by name, into OUT (caller frees). */
+/* Step S's parameters sorted by name; the caller frees the array. */
 static named *step_params(const kfp *k, const nb_step *s)
 {
     named *out = nb_xcalloc(s->nparams + 1, sizeof *out);
@@ -396,8 +398,8 @@ static named *step_params(const kfp *k, const nb_step *s)
     return out;
 }
 
-/* The output artifacts of step S sorted by name (variables, and the metrics), into OUT
- * (caller frees); *N is set to their number. */
+/* The output artifacts of step S sorted by name (variables, and the metrics, whose
+ * index is -1); *N is set to their number; the caller frees the array. */
 static named *step_outputs(const nb_step *s, size_t *n)
 {
     named *out = nb_xcalloc(s->noutputs + 2, sizeof *out);
@@ -410,6 +412,7 @@ static named *step_outputs(const nb_step *s, size_t *n)
     return out;
 }
 
+/* Step S's inputs sorted by name; the caller frees the array. */
 static named *step_inputs(const nb_step *s)
 {
     named *out = nb_xcalloc(s->ninputs + 1, sizeof *out);
@@ -530,7 +533,7 @@ static const char *limit_of(const nb_step *s, const char *resource)
     return NULL;
 }
 
-/* KEY: the deprecated double field, in UNIT base units. */
+/* KEY: VALUE for the deprecated double fields (cpuLimit, memoryLimit). */
 static void pair_double(kfp *k, const char *name, double value)
 {
     nb_buf_reset(&k->scratch);
@@ -755,7 +758,7 @@ static void platform_spec(kfp *k)
         nb_yaml_map_end(&k->y);
         nb_yaml_map_end(&k->y);
     }
-    for (int depth = 0; depth < 5; depth++)
+    for (int depth = 0; depth < 5; depth++) /* executors ... platforms, the document */
         nb_yaml_map_end(&k->y);
 }
 
@@ -794,7 +797,7 @@ static void pipeline_spec(kfp *k, const char *name)
 
 int nb_emit_kfp(const nb_pipeline *p, const nb_emit_opts *opts, nb_fileset *fs, nb_diags *diags)
 {
-    kfp k = { .p = p, .opts = opts, .diags = diags, .pool = NB_POOL_INIT, .scratch = NB_BUF_INIT };
+    kfp k = { .p = p, .diags = diags, .pool = NB_POOL_INIT, .scratch = NB_BUF_INIT };
     size_t errors = diags->errors;
     name_tasks(&k);
     nb_buf image = NB_BUF_INIT, name = NB_BUF_INIT, path = NB_BUF_INIT;

@@ -94,7 +94,7 @@ def _():
               'df["Fare"] = df["Fare"].fillna(df["Fare"].median())')
     r = nb2pipe(["convert", "--check", "titanic.ipynb"], work)
     assert r.returncode == 1, r.returncode
-    assert r.stdout.split() == ["steps/clean.py"], r.stdout
+    assert r.stdout.split() == ["titanic/steps/clean.py"], r.stdout
     assert nb2pipe(["convert", "titanic.ipynb"], work).returncode == 0
     after = tree(work)
     changed = sorted(k for k in after if before.get(k) != after[k])
