@@ -33,12 +33,18 @@ typedef struct step_state {
     size_t dependents;
 } step_state;
 
+/* Where a parameter's default comes from: a literal of a parameters cell. */
+typedef struct param_source {
+    const nb_literal *literal;
+    size_t cell;
+} param_source;
+
 typedef struct flow {
     const nb_analysis *an;
     const nb_segmentation *seg;
     nb_diags *diags;
     step_state *steps;
-    const nb_literal **params; /* the parameters cell literal of each parameter */
+    param_source *params; /* of each parameter */
     size_t nparams, params_cap;
     size_t *param_of; /* by name id: parameter index + 1, or 0 */
     code_ref *prelude;
@@ -87,11 +93,11 @@ static void collect_params(flow *f)
             const nb_literal *lit = &facts->literals[l];
             size_t p = f->param_of[lit->name];
             if (p) { /* a later cell sets it again: its default wins */
-                f->params[p - 1] = lit;
+                f->params[p - 1] = (param_source){ lit, i };
                 continue;
             }
             f->params = nb_xgrow(f->params, &f->params_cap, f->nparams + 1, sizeof *f->params);
-            f->params[f->nparams++] = lit;
+            f->params[f->nparams++] = (param_source){ lit, i };
             f->param_of[lit->name] = f->nparams;
         }
     }
@@ -660,7 +666,8 @@ static nb_kv *copy_kvs(nb_pool *pool, const nb_kv *items, size_t n)
 {
     nb_kv *out = nb_pool_alloc(pool, (n + 1) * sizeof *out);
     for (size_t i = 0; i < n; i++)
-        out[i] = (nb_kv){ nb_pool_strdup(pool, items[i].key), nb_pool_strdup(pool, items[i].value) };
+        out[i] = (nb_kv){ nb_pool_strdup(pool, items[i].key), nb_pool_strdup(pool, items[i].value),
+                          items[i].cell };
     return out;
 }
 
@@ -726,6 +733,7 @@ static void build_step(flow *f, nb_pipeline *p, size_t s, nb_step *out, const si
     out->labels = copy_kvs(pool, seg_step->labels, seg_step->nlabels);
     out->nlabels = seg_step->nlabels;
     out->image = seg_step->image ? nb_pool_strdup(pool, seg_step->image) : NULL;
+    out->image_cell = seg_step->image_cell;
 }
 
 static nb_pipeline *build_ir(flow *f, const size_t *order, const nb_dataflow_opts *opts,
@@ -742,14 +750,17 @@ static nb_pipeline *build_ir(flow *f, const size_t *order, const nb_dataflow_opt
     const char *path = f->an->nb->path;
     const char *slash = strrchr(path, '/');
     p->notebook = nb_pool_strdup(pool, slash ? slash + 1 : path);
+    p->path = nb_pool_strdup(pool, path);
     p->regenerate = nb_pool_strdup(pool, opts && opts->regenerate ? opts->regenerate : "");
 
     nb_param *params = nb_pool_alloc(pool, (f->nparams + 1) * sizeof *params);
     for (size_t i = 0; i < f->nparams; i++) {
-        const nb_literal *lit = f->params[i];
+        const nb_literal *lit = f->params[i].literal;
+        const nb_code_cell *cell = &f->an->cells[f->params[i].cell];
         params[i] = (nb_param){ nb_pool_strdup(pool, name_str(f, lit->name)),
                                 value_type(lit->type), nb_pool_strdup(pool, lit->text),
-                                nb_pool_strdup(pool, lit->value) };
+                                nb_pool_strdup(pool, lit->value), cell->cell->number,
+                                cell->facts.stmts[lit->stmt].first_line };
     }
     p->params = params;
     p->nparams = f->nparams;

@@ -16,19 +16,16 @@
  * a shell command line: a value may hold `$(...)`. */
 #include "nb2pipe/emit.h"
 
+#include "nb2pipe/k8s.h"
 #include "nb2pipe/writer.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 enum {
     DAG_ID_MAX = 250,     /* Airflow's validate_key limit */
-    LABEL_MAX = 63,       /* Kubernetes label values and the name part of keys */
-    KEY_PREFIX_MAX = 253, /* the DNS subdomain before '/' in a Kubernetes key */
     POD_NAME_MAX = 53,    /* KubernetesPodOperator appends "-" and 8 random characters */
     CLAIM_NAME_MAX = 58,  /* so that "<name>-data" stays a 63-character DNS label */
-    HASH_DIGITS = 8,      /* of the 32-bit hash that keeps sanitised label values apart */
 };
 
 /* The DAG parameter naming the data volume's claim: not a Python identifier, so it cannot
@@ -54,11 +51,6 @@ static bool is_alnum(char c)
 static void py_string(nb_buf *b, const char *s)
 {
     nb_write_py_string(b, s, strlen(s));
-}
-
-static nb_loc notebook_loc(const dag_ctx *c)
-{
-    return (nb_loc){ .file = c->p->notebook };
 }
 
 /* NAME under Airflow's key rules: ASCII letters, digits, '-', '.', '_' (one '_' for each
@@ -155,15 +147,20 @@ static int param_default(dag_ctx *c, const nb_param *param)
     case NB_TYPE_BOOL: nb_buf_puts(c->out, strcmp(param->value, "True") == 0 ? "True" : "False"); return 0;
     case NB_TYPE_NONE: nb_buf_puts(c->out, "None"); return 0;
     case NB_TYPE_INT:
-    case NB_TYPE_FLOAT:
-        if (is_number(param->value)) {
-            nb_buf_puts(c->out, param->value);
+    case NB_TYPE_FLOAT: {
+        nb_buf text = NB_BUF_INIT;
+        bool ok = nb_emit_param_text(param, &text) && is_number(text.data);
+        if (ok)
+            nb_buf_puts(c->out, text.data);
+        nb_buf_release(&text);
+        if (ok)
             return 0;
-        }
         break;
     }
-    nb_diag_add(c->diags, NB_ERROR, "internal", notebook_loc(c),
-                "parameter '%s' has a default that is not a literal of its type", param->name);
+    }
+    nb_diag_add(c->diags, NB_ERROR, "bad-value", nb_emit_loc(c->p, param->cell, param->line),
+                "parameter '%s': default '%s' cannot be an Airflow Param; write it as a plain "
+                "decimal number", param->name, param->python);
     return -1;
 }
 
@@ -181,115 +178,21 @@ static const char *param_schema(nb_value_type type)
     return "[\"null\", \"string\"]";
 }
 
-/* A Kubernetes name segment: 1..max of [A-Za-z0-9-_.], starting and ending alphanumeric. */
-static bool k8s_segment(const char *s, size_t len, size_t max)
-{
-    if (len == 0 || len > max || !is_alnum(s[0]) || !is_alnum(s[len - 1]))
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!is_alnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
-            return false;
-    return true;
-}
-
-static bool is_lower_alnum(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-/* The prefix of a Kubernetes key: a DNS subdomain (lower-case letters, digits, '-', '.'). */
-static bool dns_subdomain(const char *s, size_t len)
-{
-    if (len == 0 || len > KEY_PREFIX_MAX || !is_lower_alnum(s[0]) || !is_lower_alnum(s[len - 1]))
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!is_lower_alnum(s[i]) && s[i] != '-' && s[i] != '.')
-            return false;
-    return true;
-}
-
-/* A Kubernetes qualified name (label and annotation keys, resource names):
- * [DNS-subdomain '/'] segment. */
-static bool k8s_key(const char *key)
-{
-    const char *slash = strchr(key, '/');
-    if (!slash)
-        return k8s_segment(key, strlen(key), LABEL_MAX);
-    return dns_subdomain(key, (size_t)(slash - key)) &&
-           k8s_segment(slash + 1, strlen(slash + 1), LABEL_MAX);
-}
-
-static bool k8s_label_value(const char *v)
-{
-    return !*v || k8s_segment(v, strlen(v), LABEL_MAX);
-}
-
-/* VALUE as a Kubernetes label value, the way Airflow makes its own (make_safe_label_value):
- * other characters dropped, trimmed to start and end with a letter or digit, and, when that
- * changed anything, cut short and ended with a hash of VALUE so that different values stay
- * different. */
-static void sanitise_label_value(const char *value, nb_buf *out)
-{
-    size_t start = out->len;
-    for (const char *s = value; *s; s++)
-        if (is_alnum(*s) || ((*s == '-' || *s == '_' || *s == '.') && out->len > start))
-            nb_buf_putc(out, *s);
-    while (out->len > start && !is_alnum(out->data[out->len - 1]))
-        nb_buf_truncate(out, out->len - 1);
-    if (out->len - start > LABEL_MAX - HASH_DIGITS - 1)
-        nb_buf_truncate(out, start + LABEL_MAX - HASH_DIGITS - 1);
-    if (out->len > start)
-        nb_buf_putc(out, '-');
-    nb_buf_printf(out, "%0*llx", (int)HASH_DIGITS,
-                  (unsigned long long)(XXH3_64bits(value, strlen(value)) & 0xFFFFFFFFu));
-}
-
-/* What the pods need that Kubernetes would refuse at run time is refused now: keys that
- * are not qualified names, parameter names that are not environment variable names, a
- * mount path that is not absolute. (Label values are sanitised instead, see kube_dict.) */
+/* What the pods need that Kubernetes would refuse at run time is refused now: parameter
+ * names that are not environment variable names, a mount path that is not absolute.
+ * (Keys and label values follow Kubernetes' syntax already: the tag reader checks them.) */
 static int check_kube(dag_ctx *c)
 {
     int status = 0;
     const char *root = nb_emit_data_root(c->opts);
     if (root[0] != '/') {
-        nb_diag_add(c->diags, NB_ERROR, "bad-value", (nb_loc){ .file = "airflow" },
+        nb_diag_add(c->diags, NB_ERROR, "bad-value", (nb_loc){ 0 },
                     "--data-root '%s' is not an absolute path: the kubernetes operator mounts the "
                     "data volume there", root);
         status = -1;
     }
-    for (size_t i = 0; i < c->p->nparams; i++) {
-        const char *name = c->p->params[i].name;
-        for (const char *s = name; *s; s++) {
-            if (!is_alnum(*s) && *s != '_') {
-                nb_diag_add(c->diags, NB_ERROR, "bad-value", notebook_loc(c),
-                            "parameter '%s' cannot be a Kubernetes environment variable name "
-                            "(ASCII letters, digits and '_')", name);
-                status = -1;
-                break;
-            }
-        }
-    }
-    for (size_t i = 0; i < c->p->nsteps; i++) {
-        const nb_step *s = &c->p->steps[i];
-        const struct {
-            const char *what;
-            const nb_kv *items;
-            size_t n;
-        } lists[] = { { "limit", s->limits, s->nlimits },
-                      { "annotation", s->annotations, s->nannotations },
-                      { "label", s->labels, s->nlabels } };
-        for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++) {
-            for (size_t k = 0; k < lists[l].n; k++) {
-                if (k8s_key(lists[l].items[k].key))
-                    continue;
-                nb_diag_add(c->diags, NB_ERROR, "bad-value", notebook_loc(c),
-                            "%s key '%s' of step '%s' is not a Kubernetes name ([prefix/]name: "
-                            "letters, digits, '-', '_', '.', starting and ending with a letter "
-                            "or digit)", lists[l].what, lists[l].items[k].key, s->name);
-                status = -1;
-            }
-        }
-    }
+    if (nb_emit_check_ascii_params(c->p, "the kubernetes operator", c->diags) != 0)
+        status = -1;
     return status;
 }
 
@@ -501,39 +404,24 @@ static void sorted_order(const nb_kv *kv, size_t n, size_t *order)
     }
 }
 
-/* One dict argument: {"key": templated value, ...}, keys sorted. LABELS sanitises the
- * values that are not Kubernetes label values, with a warning: the pod would be refused,
- * and a label is a tag for selecting pods, which a close, stable value still serves. */
-static void kube_dict(dag_ctx *c, const nb_step *s, const char *arg, const nb_kv *kv, size_t n,
-                      bool labels)
+/* One dict argument: {"key": templated value, ...}, keys sorted. */
+static void kube_dict(dag_ctx *c, const char *arg, const nb_kv *kv, size_t n)
 {
     nb_buf *b = c->out;
     if (n == 0)
         return;
     size_t *order = nb_xmalloc(n * sizeof *order);
     sorted_order(kv, n, order);
-    nb_buf value = NB_BUF_INIT;
     nb_buf_printf(b, "        %s={\n", arg);
     for (size_t i = 0; i < n; i++) {
         const nb_kv *item = &kv[order[i]];
-        nb_buf_reset(&value);
-        if (labels && !k8s_label_value(item->value)) {
-            sanitise_label_value(item->value, &value);
-            nb_diag_add(c->diags, NB_WARNING, "label-value", notebook_loc(c),
-                        "label '%s' of step '%s': '%s' is not a Kubernetes label value (at most "
-                        "63 letters, digits, '-', '_', '.', starting and ending with a letter or "
-                        "digit); the pod gets '%s'", item->key, s->name, item->value, value.data);
-        } else {
-            nb_buf_puts(&value, item->value);
-        }
         nb_buf_puts(b, "            ");
         py_string(b, item->key);
         nb_buf_puts(b, ": ");
-        py_templated(b, value.data);
+        py_templated(b, item->value);
         nb_buf_puts(b, ",\n");
     }
     nb_buf_puts(b, "        },\n");
-    nb_buf_release(&value);
     free(order);
 }
 
@@ -614,8 +502,8 @@ static void kube_task(dag_ctx *c, const nb_step *s)
     }
     kube_resources(c, s);
     nb_buf_puts(b, "        volumes=[data_volume()],\n        volume_mounts=[data_mount()],\n");
-    kube_dict(c, s, "labels", s->labels, s->nlabels, true);
-    kube_dict(c, s, "annotations", s->annotations, s->nannotations, false);
+    kube_dict(c, "labels", s->labels, s->nlabels);
+    kube_dict(c, "annotations", s->annotations, s->nannotations);
     nb_buf_puts(b, "        on_finish_action=\"delete_pod\",\n"
                    "        get_logs=True,\n"
                    "    )\n");
@@ -661,7 +549,7 @@ int nb_emit_airflow(const nb_pipeline *p, const nb_emit_opts *opts, nb_fileset *
                   .v2 = opts && opts->airflow_version == 2, .kube = opts && opts->airflow_kubernetes };
     int status = 0;
     if (opts && opts->schedule && !*opts->schedule) {
-        nb_diag_add(diags, NB_ERROR, "bad-value", (nb_loc){ .file = "airflow" },
+        nb_diag_add(diags, NB_ERROR, "bad-value", (nb_loc){ 0 },
                     "--schedule is empty (leave it out for a DAG that is only triggered)");
         status = -1;
     }

@@ -18,9 +18,10 @@
  * maintainers: "You cannot escape {{", argoproj/argo-workflows#8253). Notebook values
  * and options holding '{{' are therefore refused, naming where they come from, rather
  * than carried into a field Argo would evaluate; so are values Kubernetes would expand in
- * the steps' arguments ("$$", "$(NAME)"), and labels Kubernetes would reject. */
+ * the steps' arguments ("$$", "$(NAME)"). */
 #include "nb2pipe/emit.h"
 
+#include "nb2pipe/k8s.h"
 #include "nb2pipe/writer.h"
 
 #include <stdarg.h>
@@ -49,89 +50,9 @@ typedef struct argo {
 
 /* ---- checks on untrusted values ----------------------------------------------- */
 
-static bool ascii_alnum(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
 static bool has_template(const char *s)
 {
     return strstr(s, "{{") != NULL;
-}
-
-/* Kubernetes' label value and the name part of a qualified name: at most 63 of
- * [A-Za-z0-9._-], starting and ending alphanumeric (empty allowed for values). */
-static bool label_value_ok(const char *v, size_t n)
-{
-    if (n == 0)
-        return true;
-    if (n > 63 || !ascii_alnum(v[0]) || !ascii_alnum(v[n - 1]))
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!ascii_alnum(v[i]) && v[i] != '-' && v[i] != '_' && v[i] != '.')
-            return false;
-    return true;
-}
-
-/* A DNS-1123 subdomain: dot-separated lower-case labels, at most 253 characters. */
-static bool dns_subdomain_ok(const char *s, size_t n)
-{
-    if (n == 0 || n > 253)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        /* '.' and '-' only inside a label: not first or last, not next to a '.' */
-        bool edge = i == 0 || i == n - 1 || s[i - 1] == '.' || s[i + 1] == '.';
-        bool lower_alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        if ((c == '.' || c == '-') ? edge : !lower_alnum)
-            return false;
-    }
-    return true;
-}
-
-/* The key of a label, an annotation or a resource: [PREFIX/]NAME with PREFIX a DNS
- * subdomain and NAME a non-empty label value. */
-static bool qualified_name_ok(const char *k)
-{
-    const char *slash = strchr(k, '/');
-    const char *name = slash ? slash + 1 : k;
-    if (slash && (strchr(name, '/') || !dns_subdomain_ok(k, (size_t)(slash - k))))
-        return false;
-    return *name && label_value_ok(name, strlen(name));
-}
-
-/* A Kubernetes quantity: a decimal number with one of its suffixes (the segmenter's
- * check also lets through "K", which Kubernetes rejects). */
-static bool quantity_ok(const char *q)
-{
-    static const char *const suffixes[] = { "", "n", "u", "m", "k", "M", "G", "T", "P", "E",
-                                            "Ki", "Mi", "Gi", "Ti", "Pi", "Ei" };
-    size_t digits = 0, dots = 0;
-    if (*q == '+' || *q == '-')
-        q++;
-    for (; (*q >= '0' && *q <= '9') || *q == '.'; q++) {
-        digits += *q != '.';
-        dots += *q == '.';
-    }
-    if (digits == 0 || dots > 1)
-        return false;
-    if (*q == 'e' || *q == 'E') {
-        q++;
-        if (*q == '+' || *q == '-')
-            q++;
-        if (*q < '0' || *q > '9')
-            return false;
-        return strspn(q, "0123456789") == strlen(q);
-    }
-    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++)
-        if (strcmp(q, suffixes[i]) == 0)
-            return true;
-    return false;
-}
-
-static nb_loc notebook_loc(const argo *a)
-{
-    return (nb_loc){ .file = a->p->notebook };
 }
 
 /* Records a bad-value error; returns 1 (one more error). */
@@ -169,116 +90,25 @@ static bool kubelet_expands(const char *s)
 static const char expansion[] = "contains '$$' or '$(NAME)', which Kubernetes would replace "
                                 "in the step's arguments (by '$' or environment variable NAME)";
 
-/* Kubernetes rejects a pod whose labels break its syntax. Values are refused rather than
- * rewritten: a label exists to be selected on, and a silently changed value would never
- * match the selector its author wrote. */
+/* Keys, label values and quantities already follow Kubernetes' syntax (the tag reader
+ * holds them to it); an image or an annotation value may still hold '{{'. */
 static int check_step(argo *a, const nb_step *s)
 {
-    static const char qualified[] = "is not a Kubernetes qualified name ([prefix/]name of "
-                                    "letters, digits, '-', '_', '.')";
-    nb_loc loc = notebook_loc(a);
     int errors = 0;
     if (s->image && has_template(s->image))
-        errors += refuse(a, loc, "step '%s': tag 'image:%s' %s", s->name, s->image, templating);
-    for (size_t i = 0; i < s->nlimits; i++) {
-        const nb_kv *kv = &s->limits[i];
-        if (!qualified_name_ok(kv->key) || !quantity_ok(kv->value))
-            errors += refuse(a, loc, "step '%s': tag 'limit:%s:%s' is not a Kubernetes resource "
-                             "name and quantity (e.g. limit:memory:2Gi, limit:nvidia.com/gpu:1)",
-                             s->name, kv->key, kv->value);
-    }
+        errors += refuse(a, nb_emit_loc(a->p, s->image_cell, 0), "step '%s': tag 'image:%s' %s",
+                         s->name, s->image, templating);
     for (size_t i = 0; i < s->nannotations; i++) {
         const nb_kv *kv = &s->annotations[i];
-        if (!qualified_name_ok(kv->key))
-            errors += refuse(a, loc, "step '%s': annotation key '%s' %s", s->name, kv->key, qualified);
         if (has_template(kv->value))
-            errors += refuse(a, loc, "step '%s': the value of annotation '%s' %s", s->name, kv->key,
+            errors += refuse(a, nb_emit_loc(a->p, kv->cell, 0),
+                             "step '%s': the value of annotation '%s' %s", s->name, kv->key,
                              templating);
-    }
-    for (size_t i = 0; i < s->nlabels; i++) {
-        const nb_kv *kv = &s->labels[i];
-        if (!qualified_name_ok(kv->key))
-            errors += refuse(a, loc, "step '%s': label key '%s' %s", s->name, kv->key, qualified);
-        if (!label_value_ok(kv->value, strlen(kv->value)))
-            errors += refuse(a, loc, "step '%s': the value of label '%s' is not a Kubernetes label "
-                             "value (at most 63 letters, digits, '-', '_', '.', starting and ending "
-                             "with a letter or digit)", s->name, kv->key);
     }
     return errors;
 }
 
 /* ---- parameters ---------------------------------------------------------------- */
-
-/* Appends the digits of DIGITS (in BASE, '_' separators allowed) in decimal, of any
- * length. Returns false on a character that is not a digit of BASE. */
-static bool to_decimal(const char *digits, unsigned base, nb_buf *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t cap = 2 * strlen(digits) + 2, len = 1;
-    unsigned char *dec = calloc(cap, 1); /* little-endian decimal digits */
-    if (!dec)
-        abort();
-    bool ok = *digits != '\0';
-    for (const char *s = digits; *s && ok; s++) {
-        if (*s == '_')
-            continue;
-        const char *at = strchr(hex, *s | 0x20);
-        unsigned carry = at ? (unsigned)(at - hex) : base;
-        ok = carry < base;
-        for (size_t i = 0; i < len && ok; i++) {
-            unsigned v = dec[i] * base + carry;
-            dec[i] = (unsigned char)(v % 10);
-            carry = v / 10;
-        }
-        while (carry && ok) {
-            dec[len++] = (unsigned char)(carry % 10);
-            carry /= 10;
-        }
-    }
-    while (ok && len > 0)
-        nb_buf_putc(out, (char)('0' + dec[--len]));
-    free(dec);
-    return ok;
-}
-
-/* A number as the step reads it back: int() and float() take no space after a sign
- * ("- 5" is a literal in Python) and int() no base prefix ("0x1f"): those are
- * rewritten. Complex literals ("2j") pass as written (the step evaluates them).
- * Returns false for a literal it cannot rewrite ("~5"). */
-static bool number_text(const nb_param *param, nb_buf *out)
-{
-    nb_buf t = NB_BUF_INIT;
-    for (const char *c = param->value; *c; c++)
-        if (!strchr(" \t\r\n\\", *c))
-            nb_buf_putc(&t, *c);
-    const char *s = t.data;
-    if (*s == '+' || *s == '-')
-        nb_buf_putc(out, *s++);
-    size_t n = strlen(s);
-    bool complex = n > 0 && (s[n - 1] == 'j' || s[n - 1] == 'J');
-    char base = s[0] == '0' ? (char)(s[1] | 0x20) : '\0';
-    bool ok = true;
-    if (param->type == NB_TYPE_INT && !complex && (base == 'x' || base == 'o' || base == 'b'))
-        ok = to_decimal(s + 2, base == 'x' ? 16 : base == 'o' ? 8 : 2, out);
-    else if ((s[0] >= '0' && s[0] <= '9') || (s[0] == '.' && param->type == NB_TYPE_FLOAT))
-        nb_buf_puts(out, s);
-    else
-        ok = false;
-    nb_buf_release(&t);
-    return ok;
-}
-
-/* The default as the text the step converts back to the default's type
- * (nb2pipe_runtime._coerce): strings as they are, "True"/"False", "None", numbers in
- * a form int()/float() accept. */
-static bool param_text(const nb_param *param, nb_buf *out)
-{
-    switch (param->type) {
-    case NB_TYPE_INT:
-    case NB_TYPE_FLOAT: return number_text(param, out);
-    default: nb_buf_puts(out, param->value); return true;
-    }
-}
 
 static int check_params(argo *a)
 {
@@ -287,15 +117,16 @@ static int check_params(argo *a)
     for (size_t i = 0; i < a->p->nparams; i++) {
         const nb_param *param = &a->p->params[i];
         nb_buf_reset(&text);
-        if (!param_text(param, &text))
-            errors += refuse(a, notebook_loc(a), "parameter '%s': default '%s' cannot be passed as "
+        nb_loc loc = nb_emit_loc(a->p, param->cell, param->line);
+        if (!nb_emit_param_text(param, &text))
+            errors += refuse(a, loc, "parameter '%s': default '%s' cannot be passed as "
                              "text the step reads back; write it as a plain decimal number",
                              param->name, param->python);
         else if (has_template(text.data))
-            errors += refuse(a, notebook_loc(a), "parameter '%s': the default value %s",
+            errors += refuse(a, loc, "parameter '%s': the default value %s",
                              param->name, templating);
         else if (kubelet_expands(text.data))
-            errors += refuse(a, notebook_loc(a), "parameter '%s': the default value %s",
+            errors += refuse(a, loc, "parameter '%s': the default value %s",
                              param->name, expansion);
     }
     nb_buf_release(&text);
@@ -328,7 +159,7 @@ static int check_options(argo *a)
 static void argo_name(const char *var, nb_buf *out)
 {
     for (const unsigned char *s = (const unsigned char *)var; *s; s++) {
-        if (ascii_alnum((char)*s) || *s == '_')
+        if (*s < 0x80) /* an identifier's ASCII bytes are letters, digits and '_' */
             nb_buf_putc(out, (char)*s);
         else
             nb_buf_printf(out, "-%02x", *s);
@@ -477,7 +308,7 @@ static void arguments(argo *a)
         argo_name(param->name, &a->text);
         nb_yaml_pair(&a->y, "name", a->text.data);
         nb_buf_reset(&a->text);
-        param_text(param, &a->text);
+        nb_emit_param_text(param, &a->text);
         nb_yaml_pair(&a->y, "value", a->text.data);
         nb_yaml_map_end(&a->y);
     }

@@ -36,140 +36,25 @@ enum { PIPELINE_NAME_MAX = 64 };
  * container job (MEMORY in MiB). */
 static const char default_vcpus[] = "1", default_memory_mib[] = "2048";
 
-static bool is_alnum(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
 static void sh_word(nb_buf *b, const char *s)
 {
     nb_write_sh_word(b, s, strlen(s));
 }
 
-/* TEXT (the pipeline name, --name unsanitised) within Batch's name rules: letters,
- * digits, '_' and '-' (each run of other bytes becomes one '-'), starting and ending with
- * a letter or digit, at most MAX bytes; "pipeline" when nothing is left. */
-static void safe_name(const char *text, size_t max, nb_buf *out)
-{
-    size_t start = out->len;
-    bool gap = false;
-    for (const char *p = text; *p && out->len - start < max; p++) {
-        if (is_alnum(*p) || *p == '_' || *p == '-') {
-            if (out->len == start && !is_alnum(*p))
-                continue;
-            if (gap && out->len > start && *p != '-' && out->data[out->len - 1] != '-')
-                nb_buf_putc(out, '-');
-            gap = false;
-            nb_buf_putc(out, *p);
-        } else {
-            gap = true;
-        }
-    }
-    if (out->len - start > max)
-        nb_buf_truncate(out, start + max);
-    while (out->len > start && !is_alnum(out->data[out->len - 1]))
-        nb_buf_truncate(out, out->len - 1);
-    if (out->len == start)
-        nb_buf_puts(out, "pipeline");
-}
-
-static uint64_t gcd(uint64_t a, uint64_t b)
-{
-    while (b) {
-        uint64_t t = a % b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
-
-/* QUANTITY (a Kubernetes quantity as segment.c accepts it: digits, an optional fraction,
- * an optional suffix m, k, M..E or Ki..Ei) divided by UNIT base units and rounded up,
- * computed exactly as a fraction. False when it does not fit in 64 bits. */
-static bool quantity_ceil(const char *quantity, uint64_t unit, uint64_t *out)
-{
-    uint64_t num = 0, den = 1;
-    const char *p = quantity;
-    bool fraction = false;
-    for (; (*p >= '0' && *p <= '9') || (*p == '.' && !fraction); p++) {
-        if (*p == '.') {
-            fraction = true;
-            continue;
-        }
-        if (num > (UINT64_MAX - 9) / 10 || (fraction && den > UINT64_MAX / 10))
-            return false;
-        num = num * 10 + (uint64_t)(*p - '0');
-        if (fraction)
-            den *= 10;
-    }
-    static const struct {
-        const char *suffix;
-        uint64_t mul, div;
-    } suffixes[] = {
-        { "", 1, 1 },
-        { "m", 1, 1000 },
-        { "k", 1000ULL, 1 },
-        { "K", 1000ULL, 1 },
-        { "M", 1000000ULL, 1 },
-        { "G", 1000000000ULL, 1 },
-        { "T", 1000000000000ULL, 1 },
-        { "P", 1000000000000000ULL, 1 },
-        { "E", 1000000000000000000ULL, 1 },
-        { "Ki", 1ULL << 10, 1 },
-        { "Mi", 1ULL << 20, 1 },
-        { "Gi", 1ULL << 30, 1 },
-        { "Ti", 1ULL << 40, 1 },
-        { "Pi", 1ULL << 50, 1 },
-        { "Ei", 1ULL << 60, 1 },
-    };
-    size_t i = 0;
-    while (i < sizeof suffixes / sizeof suffixes[0] && strcmp(p, suffixes[i].suffix) != 0)
-        i++;
-    if (i == sizeof suffixes / sizeof suffixes[0])
-        return false;
-    uint64_t g = gcd(num, den);
-    num /= g;
-    den /= g;
-    /* num * mul / (den * div * unit), reduced before multiplying so that big but
-     * representable results do not overflow on the way */
-    uint64_t mul = suffixes[i].mul, divs[] = { suffixes[i].div, unit };
-    for (size_t d = 0; d < 2; d++) {
-        g = gcd(num, divs[d]);
-        num /= g;
-        divs[d] /= g;
-        g = gcd(mul, divs[d]);
-        mul /= g;
-        divs[d] /= g;
-        if (den > UINT64_MAX / divs[d])
-            return false;
-        den *= divs[d];
-    }
-    g = gcd(mul, den);
-    mul /= g;
-    den /= g;
-    if (mul && num > UINT64_MAX / mul)
-        return false;
-    num *= mul;
-    *out = num / den + (num % den != 0);
-    return true;
-}
-
 /* One `limit:` resource as a Batch resourceRequirement. */
-static const struct {
-    const char *key;  /* the limit: tag's resource */
-    const char *type; /* Batch's resource type */
-    uint64_t unit;    /* base units per Batch unit */
-    uint64_t minimum;
-} resource_kinds[] = {
+enum { RESOURCE_KINDS = 3 };
+
+static const nb_whole_resource resource_kinds[RESOURCE_KINDS] = {
     /* whole vCPUs: on EC2 Batch takes no fractions, so 500m asks for 1 */
-    { "cpu", "VCPU", 1, 1 },
+    { "cpu", 1, 1 },
     /* MiB; Batch refuses less than 4 */
-    { "memory", "MEMORY", 1ULL << 20, 4 },
+    { "memory", 1ULL << 20, 4 },
     /* whole GPUs; 0 asks for none and writes no requirement */
-    { "nvidia.com/gpu", "GPU", 1, 0 },
+    { "nvidia.com/gpu", 1, 0 },
 };
 
-enum { RESOURCE_KINDS = sizeof resource_kinds / sizeof resource_kinds[0] };
+/* Batch's resource type of each of resource_kinds. */
+static const char *const resource_types[RESOURCE_KINDS] = { "VCPU", "MEMORY", "GPU" };
 
 /* The step's resourceRequirements: from its limit: tags, defaults for vCPUs and memory.
  * NULL after recording an error. */
@@ -177,33 +62,20 @@ static json_t *resources_json(const nb_pipeline *p, const nb_step *s, nb_diags *
 {
     const char *values[RESOURCE_KINDS] = { default_vcpus, default_memory_mib, NULL };
     char amounts[RESOURCE_KINDS][24];
-    for (size_t i = 0; i < s->nlimits; i++) {
-        size_t k = 0;
-        while (k < RESOURCE_KINDS && strcmp(s->limits[i].key, resource_kinds[k].key) != 0)
-            k++;
-        if (k == RESOURCE_KINDS) {
-            nb_diag_add(diags, NB_WARNING, "unsupported-limit", (nb_loc){ .file = p->notebook },
-                        "limit '%s' of step '%s' has no AWS Batch counterpart (cpu, memory, "
-                        "nvidia.com/gpu): ignored", s->limits[i].key, s->name);
+    nb_whole_amount res[RESOURCE_KINDS];
+    if (nb_emit_whole_resources(p, s, "AWS Batch", resource_kinds, RESOURCE_KINDS, res, diags) != 0)
+        return NULL;
+    for (size_t k = 0; k < RESOURCE_KINDS; k++) {
+        if (!res[k].limit)
             continue;
-        }
-        uint64_t amount;
-        if (!quantity_ceil(s->limits[i].value, resource_kinds[k].unit, &amount)) {
-            nb_diag_add(diags, NB_ERROR, "bad-value", (nb_loc){ .file = p->notebook },
-                        "limit '%s' of step '%s' is too large: '%s'", s->limits[i].key, s->name,
-                        s->limits[i].value);
-            return NULL;
-        }
-        if (amount < resource_kinds[k].minimum)
-            amount = resource_kinds[k].minimum;
-        snprintf(amounts[k], sizeof amounts[k], "%llu", (unsigned long long)amount);
-        values[k] = amount ? amounts[k] : NULL;
+        snprintf(amounts[k], sizeof amounts[k], "%llu", (unsigned long long)res[k].amount);
+        values[k] = res[k].amount ? amounts[k] : NULL;
     }
     json_t *list = json_array();
     for (size_t k = 0; k < RESOURCE_KINDS; k++) {
         if (!values[k])
             continue;
-        json_array_append_new(list, json_pack("{s:s, s:s}", "type", resource_kinds[k].type,
+        json_array_append_new(list, json_pack("{s:s, s:s}", "type", resource_types[k],
                                               "value", values[k]));
     }
     return list;
@@ -211,13 +83,12 @@ static json_t *resources_json(const nb_pipeline *p, const nb_step *s, nb_diags *
 
 /* A JSON string of notebook text, or NULL with an error when it is not UTF-8 (a Python
  * string with a lone surrogate). */
-static json_t *text_json(const nb_pipeline *p, const char *what, const char *text,
-                         nb_diags *diags)
+static json_t *text_json(nb_loc loc, const char *what, const char *text, nb_diags *diags)
 {
     json_t *s = json_string(text);
     if (!s)
-        nb_diag_add(diags, NB_ERROR, "bad-value", (nb_loc){ .file = p->notebook },
-                    "%s is not valid UTF-8, which AWS Batch needs", what);
+        nb_diag_add(diags, NB_ERROR, "bad-value", loc, "%s is not valid UTF-8, which AWS Batch needs",
+                    what);
     return s;
 }
 
@@ -227,7 +98,7 @@ static json_t *parameters_json(const nb_pipeline *p, const nb_step *s, const nb_
                                nb_diags *diags)
 {
     /* a job submitted without submit.sh writes straight into the data root */
-    json_t *root = text_json(p, "the data root", nb_emit_data_root(opts), diags);
+    json_t *root = text_json((nb_loc){ 0 }, "--data-root", nb_emit_data_root(opts), diags);
     if (!root)
         return NULL;
     json_t *params = json_object();
@@ -242,8 +113,15 @@ static json_t *parameters_json(const nb_pipeline *p, const nb_step *s, const nb_
         nb_buf_reset(&key);
         nb_buf_printf(&key, "param_%s", param->name);
         nb_buf_reset(&text);
-        nb_buf_printf(&text, "%s=%s", param->name, param->value);
-        json_t *value = text_json(p, "a parameter's default", text.data, diags);
+        nb_buf_printf(&text, "%s=", param->name);
+        nb_loc loc = nb_emit_loc(p, param->cell, param->line);
+        json_t *value = NULL;
+        if (!nb_emit_param_text(param, &text))
+            nb_diag_add(diags, NB_ERROR, "bad-value", loc, "parameter '%s': default '%s' cannot "
+                        "be passed as text the step reads back; write it as a plain decimal "
+                        "number", param->name, param->python);
+        else
+            value = text_json(loc, "a parameter's default", text.data, diags);
         if (value) {
             json_object_set_new(params, key.data, value);
         } else {
@@ -283,7 +161,8 @@ static json_t *job_definition(const nb_pipeline *p, const nb_step *s, const nb_e
         nb_buf_puts(&image, s->image);
     else
         nb_emit_image(p, opts, &image);
-    json_t *image_json = resources ? text_json(p, "the image name", image.data, diags) : NULL;
+    nb_loc image_loc = s->image ? nb_emit_loc(p, s->image_cell, 0) : (nb_loc){ 0 };
+    json_t *image_json = resources ? text_json(image_loc, "the image name", image.data, diags) : NULL;
     nb_buf_release(&image);
     if (!image_json) {
         json_decref(params);
@@ -324,24 +203,12 @@ static int check_inputs(const nb_pipeline *p, const nb_emit_opts *opts, nb_diags
 {
     const char *root = nb_emit_data_root(opts);
     if (root[0] != '/') {
-        nb_diag_add(diags, NB_ERROR, "bad-value", (nb_loc){ .file = p->notebook },
-                    "the data root '%s' is not an absolute path, which AWS Batch mounts need",
+        nb_diag_add(diags, NB_ERROR, "bad-value", (nb_loc){ 0 },
+                    "--data-root '%s' is not an absolute path, which AWS Batch mounts need",
                     root);
         return -1;
     }
-    for (size_t i = 0; i < p->nparams; i++) {
-        const char *name = p->params[i].name;
-        bool ok = name[0] && !(name[0] >= '0' && name[0] <= '9');
-        for (const char *c = name; *c && ok; c++)
-            ok = is_alnum(*c) || *c == '_';
-        if (!ok) {
-            nb_diag_add(diags, NB_ERROR, "bad-value", (nb_loc){ .file = p->notebook },
-                        "parameter '%s' is not an ASCII identifier, which the AWS Batch "
-                        "submit script needs", name);
-            return -1;
-        }
-    }
-    return 0;
+    return nb_emit_check_ascii_params(p, "the AWS Batch submit script", diags);
 }
 
 /* ---- submit.sh ------------------------------------------------------------------- */
@@ -476,25 +343,6 @@ static void param_list(const nb_pipeline *p, nb_buf *b, const char *sep)
 
 /* NAME=VALUE with VALUE quoted as a shell word. shellcheck takes a single-quoted `$(`
  * or `$x` for a mistake (SC2016); here it is the value's own text, so say so. */
-static void literal_assignment(nb_buf *b, const char *name, const char *value)
-{
-    if (strpbrk(value, "$`"))
-        nb_buf_puts(b, "# shellcheck disable=SC2016 # the quoted $ and ` are part of the value\n");
-    nb_buf_printf(b, "%s=", name);
-    sh_word(b, value);
-    nb_buf_putc(b, '\n');
-}
-
-/* True when step I is upstream of a later step (whose submission needs its job id). */
-static bool is_upstream(const nb_pipeline *p, size_t i)
-{
-    for (size_t j = i + 1; j < p->nsteps; j++)
-        for (size_t u = 0; u < p->steps[j].nupstream; u++)
-            if (p->steps[j].upstream[u] == i)
-                return true;
-    return false;
-}
-
 static void submit_usage(const nb_pipeline *p, nb_buf *b)
 {
     nb_buf_puts(b, "usage() {\n"
@@ -558,7 +406,7 @@ static void submit_script(const nb_pipeline *p, const nb_emit_opts *opts, const 
     nb_buf_puts(b, "PIPELINE=");
     sh_word(b, pipeline);
     nb_buf_putc(b, '\n');
-    literal_assignment(b, "DATA_ROOT", nb_emit_data_root(opts));
+    nb_write_sh_assignment(b, "DATA_ROOT", nb_emit_data_root(opts));
     nb_buf_puts(b, "SCRIPT_DIR=$(cd -- \"$(dirname -- \"${BASH_SOURCE[0]}\")\" && pwd -P)\n"
                    "JOB_QUEUE=${JOB_QUEUE:-}\n"
                    "while [ $# -gt 0 ]; do\n"
@@ -592,17 +440,9 @@ static void submit_script(const nb_pipeline *p, const nb_emit_opts *opts, const 
         for (size_t u = 0; u < s->nupstream; u++)
             nb_buf_printf(b, " \"$job_%s\"", p->steps[s->upstream[u]].name);
         nb_buf_putc(b, '\n');
-        if (is_upstream(p, i))
+        if (nb_pipeline_has_dependents(p, i))
             nb_buf_printf(b, "job_%s=$JOB_ID\n", s->name);
     }
-}
-
-/* Marks the file whose buffer is B as executable. */
-static void set_executable(nb_fileset *fs, const nb_buf *b)
-{
-    for (size_t i = 0; i < fs->len; i++)
-        if (&fs->files[i].data == b)
-            fs->files[i].executable = true;
 }
 
 int nb_emit_batch(const nb_pipeline *p, const nb_emit_opts *opts, nb_fileset *fs, nb_diags *diags)
@@ -610,7 +450,7 @@ int nb_emit_batch(const nb_pipeline *p, const nb_emit_opts *opts, nb_fileset *fs
     if (check_inputs(p, opts, diags) != 0)
         return -1;
     nb_buf pipeline = NB_BUF_INIT, path = NB_BUF_INIT;
-    safe_name(nb_emit_name(p, opts), PIPELINE_NAME_MAX, &pipeline);
+    nb_emit_job_name(nb_emit_name(p, opts), PIPELINE_NAME_MAX, &pipeline);
     int status = 0;
     for (size_t i = 0; i < p->nsteps && status == 0; i++) {
         json_t *def = job_definition(p, &p->steps[i], opts, pipeline.data, diags);
@@ -634,9 +474,7 @@ int nb_emit_batch(const nb_pipeline *p, const nb_emit_opts *opts, nb_fileset *fs
         free(text);
     }
     if (status == 0) {
-        nb_buf *submit = nb_fileset_add(fs, "batch/submit.sh");
-        submit_script(p, opts, pipeline.data, submit);
-        set_executable(fs, submit);
+        submit_script(p, opts, pipeline.data, nb_fileset_add_executable(fs, "batch/submit.sh"));
     }
     nb_buf_release(&pipeline);
     nb_buf_release(&path);

@@ -32,6 +32,7 @@
  *   workflow parameters, whose "{{...}}" expressions Argo expands. */
 #include "nb2pipe/emit.h"
 
+#include "nb2pipe/k8s.h"
 #include "nb2pipe/writer.h"
 
 #include <math.h>
@@ -118,16 +119,11 @@ static const char *task_key(kfp *k, const char *prefix, size_t s)
 
 /* ---- Checks on notebook values ---------------------------------------------------------- */
 
-static void bad_value(kfp *k, const char *what)
-{
-    nb_diag_add(k->diags, NB_ERROR, "bad-value", (nb_loc){ .file = k->p->notebook },
-                "%s contains '{{', which Kubeflow Pipelines would take for a placeholder "
-                "('{{$...}}' in the launcher, '{{...}}' in Argo Workflows): not exported to kfp",
-                what);
-}
-
-/* Refuses VALUE when it holds "{{"; FMT... describes it ("annotation 'x' of step 'y'"). */
-__attribute__((format(printf, 3, 4))) static void check_literal(kfp *k, const char *value,
+/* Refuses VALUE (from LOC) when it holds "{{"; FMT... describes it ("annotation 'x' of
+ * step 'y'"). Keys and label values cannot hold braces: the tag reader holds them to
+ * Kubernetes' syntax. */
+__attribute__((format(printf, 4, 5))) static void check_literal(kfp *k, nb_loc loc,
+                                                               const char *value,
                                                                const char *fmt, ...)
 {
     if (!strstr(value, "{{"))
@@ -137,71 +133,11 @@ __attribute__((format(printf, 3, 4))) static void check_literal(kfp *k, const ch
     va_start(ap, fmt);
     nb_buf_vprintf(&what, fmt, ap);
     va_end(ap);
-    bad_value(k, what.data);
+    nb_diag_add(k->diags, NB_ERROR, "bad-value", loc,
+                "%s contains '{{', which Kubeflow Pipelines would take for a placeholder "
+                "('{{$...}}' in the launcher, '{{...}}' in Argo Workflows): not exported to kfp",
+                what.data);
     nb_buf_release(&what);
-}
-
-static bool alnum(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-/* A Kubernetes name part or label value: at most 63 of [A-Za-z0-9._-], starting and
- * ending with a letter or digit (empty only when EMPTY_OK). */
-static bool k8s_name_part(const char *s, size_t len, bool empty_ok)
-{
-    if (len == 0)
-        return empty_ok;
-    if (len > 63 || !alnum(s[0]) || !alnum(s[len - 1]))
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!alnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
-            return false;
-    return true;
-}
-
-/* A label or annotation key: [DNS-1123 subdomain '/'] name part. */
-static bool k8s_key(const char *key)
-{
-    const char *slash = strchr(key, '/');
-    const char *name = slash ? slash + 1 : key;
-    if (slash) {
-        size_t len = (size_t)(slash - key);
-        if (len == 0 || len > 253 || !alnum(key[0]) || !alnum(key[len - 1]))
-            return false;
-        for (size_t i = 0; i < len; i++)
-            if (!(key[i] >= 'a' && key[i] <= 'z') && !(key[i] >= '0' && key[i] <= '9') &&
-                key[i] != '-' && key[i] != '.')
-                return false;
-    }
-    return k8s_name_part(name, strlen(name), false);
-}
-
-/* Annotations and labels go on the pod as they are; Kubernetes refuses a pod whose
- * keys (or label values) break its syntax, so say so now rather than at run time. */
-static void check_pod_metadata(kfp *k, const nb_step *s)
-{
-    for (size_t i = 0; i < s->nannotations; i++) {
-        const nb_kv *kv = &s->annotations[i];
-        check_literal(k, kv->key, "the key of an annotation of step '%s'", s->name);
-        check_literal(k, kv->value, "annotation '%s' of step '%s'", kv->key, s->name);
-        if (!k8s_key(kv->key))
-            nb_diag_add(k->diags, NB_WARNING, "k8s-metadata", (nb_loc){ .file = k->p->notebook },
-                        "annotation key '%s' of step '%s' is not a valid Kubernetes key: "
-                        "Kubernetes will refuse the step's pod",
-                        kv->key, s->name);
-    }
-    for (size_t i = 0; i < s->nlabels; i++) {
-        const nb_kv *kv = &s->labels[i];
-        check_literal(k, kv->key, "the key of a label of step '%s'", s->name);
-        check_literal(k, kv->value, "label '%s' of step '%s'", kv->key, s->name);
-        if (!k8s_key(kv->key) || !k8s_name_part(kv->value, strlen(kv->value), true))
-            nb_diag_add(k->diags, NB_WARNING, "k8s-metadata", (nb_loc){ .file = k->p->notebook },
-                        "label '%s' of step '%s' is not a valid Kubernetes label (key, or "
-                        "value of at most 63 letters, digits, '-', '_', '.'): Kubernetes "
-                        "will refuse the step's pod",
-                        kv->key, s->name);
-    }
 }
 
 /* ---- Numbers ------------------------------------------------------------------------- */
@@ -321,30 +257,6 @@ static void double_text(double v, nb_buf *out)
         nb_buf_puts(out, ".0");
     if (e)
         nb_buf_puts(out, e);
-}
-
-/* A Kubernetes quantity (already checked by the tag reader: digits, fraction, unit)
- * in base units: cores or bytes. Computed as the KFP SDK does (value * unit), "K"
- * included, which the SDK takes for 1000 (Kubernetes itself only knows "k"). */
-static double quantity(const char *q)
-{
-    static const struct {
-        const char *unit;
-        double scale;
-    } units[] = {
-        { "", 1 },       { "k", 1e3 },           { "K", 1e3 },           { "M", 1e6 },
-        { "G", 1e9 },    { "T", 1e12 },          { "P", 1e15 },          { "E", 1e18 },
-        { "Ki", 1024.0 }, { "Mi", 1048576.0 },   { "Gi", 1073741824.0 }, { "Ti", 1099511627776.0 },
-        { "Pi", 1125899906842624.0 },           { "Ei", 1152921504606846976.0 },
-    };
-    char *end;
-    double v = strtod(q, &end);
-    if (strcmp(end, "m") == 0)
-        return v / 1000;
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-        if (strcmp(end, units[i].unit) == 0)
-            return v * units[i].scale;
-    return v;
 }
 
 /* ---- YAML pieces ---------------------------------------------------------------------- */
@@ -514,9 +426,8 @@ static const nb_kv *accelerator(kfp *k, const nb_step *s)
         const nb_kv *kv = &s->limits[i];
         if (strcmp(kv->key, "cpu") == 0 || strcmp(kv->key, "memory") == 0)
             continue;
-        check_literal(k, kv->key, "the resource name '%s' of a limit of step '%s'", kv->key, s->name);
         if (found)
-            nb_diag_add(k->diags, NB_ERROR, "bad-value", (nb_loc){ .file = k->p->notebook },
+            nb_diag_add(k->diags, NB_ERROR, "bad-value", nb_emit_loc(k->p, kv->cell, 0),
                         "step '%s' has limits for '%s' and '%s': a Kubeflow Pipelines task "
                         "takes cpu, memory and one accelerator",
                         s->name, found->key, kv->key);
@@ -559,9 +470,9 @@ static void resources(kfp *k, const nb_step *s)
         nb_yaml_map_end(&k->y);
     }
     if (cpu)
-        pair_double(k, "cpuLimit", quantity(cpu));
+        pair_double(k, "cpuLimit", nb_quantity_value(cpu));
     if (memory)
-        pair_double(k, "memoryLimit", quantity(memory) / 1e9);
+        pair_double(k, "memoryLimit", nb_quantity_value(memory) / 1e9);
     if (cpu)
         nb_yaml_pair(&k->y, "resourceCpuLimit", cpu);
     if (memory)
@@ -580,7 +491,8 @@ static void executor(kfp *k, size_t si)
     nb_yaml_string(&k->y, "python3");
     nb_yaml_seq_end(&k->y);
     if (s->image)
-        check_literal(k, s->image, "the image of step '%s'", s->name);
+        check_literal(k, nb_emit_loc(k->p, s->image_cell, 0), s->image, "the image of step '%s'",
+                      s->name);
     nb_yaml_pair(&k->y, "image", s->image ? s->image : k->image);
     resources(k, s);
     nb_yaml_map_end(&k->y);
@@ -601,12 +513,13 @@ static void default_value(kfp *k, const nb_param *param)
     case NB_TYPE_BOOL: nb_buf_puts(&k->scratch, param->value[0] == 'T' ? "true" : "false"); break;
     case NB_TYPE_NONE:
     case NB_TYPE_STRING:
-        check_literal(k, param->value, "the default of parameter '%s'", param->name);
+        check_literal(k, nb_emit_loc(k->p, param->cell, param->line), param->value,
+                      "the default of parameter '%s'", param->name);
         nb_yaml_string(&k->y, param->type == NB_TYPE_NONE ? "None" : param->value);
         return;
     }
     if (!ok) {
-        nb_diag_add(k->diags, NB_ERROR, "bad-value", (nb_loc){ .file = k->p->notebook },
+        nb_diag_add(k->diags, NB_ERROR, "bad-value", nb_emit_loc(k->p, param->cell, param->line),
                     "the default of parameter '%s' (%s) is not a number Kubeflow Pipelines "
                     "can hold (a double: integers up to 2^53)",
                     param->name, param->python);
@@ -702,20 +615,6 @@ static void task(kfp *k, size_t si)
 /* Ends the PipelineSpec document and starts the platform spec's, with "---": KFP reads
  * the Kubernetes config as the file's second document. nb_yaml has no call for this, so
  * the two events go to its libyaml emitter here. */
-static void next_document(nb_yaml *y)
-{
-    yaml_event_t event;
-    if (y->failed)
-        return;
-    if (!yaml_document_end_event_initialize(&event, 1) || !yaml_emitter_emit(&y->emitter, &event) ||
-        !yaml_document_start_event_initialize(&event, NULL, NULL, NULL, 0) ||
-        !yaml_emitter_emit(&y->emitter, &event)) {
-        y->failed = true;
-        snprintf(y->error, sizeof y->error, "YAML emitter: %s",
-                 y->emitter.problem ? y->emitter.problem : "cannot start a document");
-    }
-}
-
 /* KEY: {k: v...} from KVS, sorted by key. */
 static void string_map(kfp *k, const char *name, const nb_kv *kvs, size_t n)
 {
@@ -738,7 +637,7 @@ static void platform_spec(kfp *k)
         any = any || p->steps[i].nannotations || p->steps[i].nlabels;
     if (!any)
         return;
-    next_document(&k->y);
+    nb_yaml_next_document(&k->y);
     nb_yaml_map_begin(&k->y);
     open_map(k, "platforms");
     open_map(k, "kubernetes");
@@ -748,7 +647,9 @@ static void platform_spec(kfp *k)
         const nb_step *s = &p->steps[k->order[i].index];
         if (!s->nannotations && !s->nlabels)
             continue;
-        check_pod_metadata(k, s);
+        for (size_t a = 0; a < s->nannotations; a++)
+            check_literal(k, nb_emit_loc(p, s->annotations[a].cell, 0), s->annotations[a].value,
+                          "annotation '%s' of step '%s'", s->annotations[a].key, s->name);
         open_map(k, task_key(k, "exec-", k->order[i].index));
         open_map(k, "podMetadata");
         if (s->nannotations)
@@ -803,7 +704,7 @@ int nb_emit_kfp(const nb_pipeline *p, const nb_emit_opts *opts, nb_fileset *fs, 
     nb_buf image = NB_BUF_INIT, name = NB_BUF_INIT, path = NB_BUF_INIT;
     nb_emit_image(p, opts, &image);
     k.image = image.data;
-    check_literal(&k, k.image, "the pipeline's image '%s'", k.image);
+    check_literal(&k, (nb_loc){ 0 }, k.image, "--image '%s'", k.image);
     nb_k8s_name(nb_emit_name(p, opts), PIPELINE_NAME_MAX, &name);
     nb_buf_printf(&path, "kfp/%s.yaml", name.data);
 

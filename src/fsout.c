@@ -38,6 +38,13 @@ nb_buf *nb_fileset_add(nb_fileset *fs, const char *path)
     return &f->data;
 }
 
+nb_buf *nb_fileset_add_executable(nb_fileset *fs, const char *path)
+{
+    nb_buf *data = nb_fileset_add(fs, path);
+    fs->files[fs->len - 1].executable = true;
+    return data;
+}
+
 const nb_outfile *nb_fileset_find(const nb_fileset *fs, const char *path)
 {
     for (size_t i = 0; i < fs->len; i++)

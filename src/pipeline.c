@@ -59,6 +59,15 @@ static bool lists(const char *const *items, size_t n, const char *name)
     return false;
 }
 
+bool nb_pipeline_has_dependents(const nb_pipeline *p, size_t i)
+{
+    for (size_t j = i + 1; j < p->nsteps; j++)
+        for (size_t u = 0; u < p->steps[j].nupstream; u++)
+            if (p->steps[j].upstream[u] == i)
+                return true;
+    return false;
+}
+
 const char *nb_pipeline_check(const nb_pipeline *p)
 {
     if (p->nsteps == 0)

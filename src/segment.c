@@ -1,5 +1,6 @@
 #include "nb2pipe/segment.h"
 
+#include "nb2pipe/k8s.h"
 #include "nb2pipe/names.h"
 #include "nb2pipe/pydist.h"
 
@@ -66,25 +67,15 @@ static nb_loc cell_loc(const nb_analysis *an, size_t index)
     return (nb_loc){ .file = an->nb->path, .cell = an->cells[index].cell->number };
 }
 
-/* A Kubernetes-style quantity: digits with an optional fraction and unit (500m, 2Gi, 1.5). */
-static bool is_quantity(const char *s)
+/* Whether the text from KEY up to END is a Kubernetes key (labels, annotations and
+ * resources all use that syntax): Kubernetes refuses a pod with any other, so such a
+ * tag is refused here, for every target alike. */
+static bool key_ok(const char *key, const char *end)
 {
-    size_t i = 0, digits = 0;
-    while (isdigit((unsigned char)s[i]))
-        i++, digits++;
-    if (s[i] == '.') {
-        i++;
-        while (isdigit((unsigned char)s[i]))
-            i++, digits++;
-    }
-    if (digits == 0)
-        return false;
-    static const char *const units[] = { "", "m", "k", "K", "M", "G", "T", "P", "E", "Ki", "Mi",
-                                         "Gi", "Ti", "Pi", "Ei" };
-    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++)
-        if (strcmp(s + i, units[u]) == 0)
-            return true;
-    return false;
+    char *copy = nb_xstrndup(key, (size_t)(end - key));
+    bool ok = nb_k8s_key_ok(copy);
+    free(copy);
+    return ok;
 }
 
 /* Checks one tag's syntax; records an error and returns false when it is malformed. */
@@ -111,13 +102,24 @@ static bool check_tag(const nb_analysis *an, size_t index, const char *tag, nb_d
     case TAG_LIMIT:
         if (!colon || colon == arg)
             problem = "should be limit:RESOURCE:QUANTITY (e.g. limit:memory:2Gi)";
-        else if (!is_quantity(colon + 1))
-            problem = "has a quantity that is not a number with an optional unit (500m, 2Gi)";
+        else if (!key_ok(arg, colon))
+            problem = "names a resource that is not a Kubernetes key (cpu, memory, nvidia.com/gpu)";
+        else if (!nb_quantity_ok(colon + 1))
+            problem = "has a quantity that is not a number with an optional Kubernetes unit "
+                      "(500m, 2Gi, 1.5; units m k M G T P E Ki Mi Gi Ti Pi Ei)";
         break;
     case TAG_ANNOTATION:
     case TAG_LABEL:
-        if (!strchr(arg, ':') || arg[0] == ':')
+        colon = strchr(arg, ':');
+        if (!colon || colon == arg)
             problem = "should be KIND:KEY:VALUE";
+        else if (!key_ok(arg, colon))
+            problem = "has a key that is not a Kubernetes key ([prefix/]name: letters, digits, "
+                      "'-', '_', '.', at most 63, starting and ending with a letter or digit)";
+        else if (kind == TAG_LABEL && !nb_k8s_label_value_ok(colon + 1))
+            problem = "has a value Kubernetes does not accept as a label value (at most 63 "
+                      "letters, digits, '-', '_', '.', starting and ending with a letter or "
+                      "digit); free text belongs in an annotation";
         break;
     default:
         break;
@@ -282,16 +284,19 @@ static void add_cell(builder *b, size_t step, size_t cell)
 }
 
 static void add_kv(nb_pool *pool, nb_kv **items, size_t *n, size_t *cap, const char *key,
-                   size_t key_len, const char *value)
+                   size_t key_len, const char *value, int cell)
 {
     for (size_t i = 0; i < *n; i++) {
         if (strlen((*items)[i].key) == key_len && memcmp((*items)[i].key, key, key_len) == 0) {
-            (*items)[i].value = nb_pool_strdup(pool, value); /* the last tag wins */
+            /* the last tag wins */
+            (*items)[i].value = nb_pool_strdup(pool, value);
+            (*items)[i].cell = cell;
             return;
         }
     }
     *items = nb_xgrow(*items, cap, *n + 1, sizeof **items);
-    (*items)[(*n)++] = (nb_kv){ nb_pool_strndup(pool, key, key_len), nb_pool_strdup(pool, value) };
+    (*items)[(*n)++] = (nb_kv){ nb_pool_strndup(pool, key, key_len), nb_pool_strdup(pool, value),
+                                cell };
 }
 
 /* The first block:/step: name among the cell's tags, or NULL. */
@@ -319,21 +324,23 @@ static void apply_step_tags(builder *b, size_t cell, size_t step)
         case TAG_LIMIT:
             if (colon && colon != arg)
                 add_kv(pool, &s->limits, &s->nlimits, &s->limits_cap, arg, (size_t)(colon - arg),
-                       colon + 1);
+                       colon + 1, c->number);
             break;
         case TAG_ANNOTATION:
             if (colon && colon != arg)
                 add_kv(pool, &s->annotations, &s->nannotations, &s->annotations_cap, arg,
-                       (size_t)(colon - arg), colon + 1);
+                       (size_t)(colon - arg), colon + 1, c->number);
             break;
         case TAG_LABEL:
             if (colon && colon != arg)
                 add_kv(pool, &s->labels, &s->nlabels, &s->labels_cap, arg, (size_t)(colon - arg),
-                       colon + 1);
+                       colon + 1, c->number);
             break;
         case TAG_IMAGE:
-            if (*arg)
+            if (*arg) {
                 s->image = nb_pool_strdup(pool, arg);
+                s->image_cell = c->number;
+            }
             break;
         default:
             break;

@@ -68,6 +68,15 @@ void nb_write_sh_word(nb_buf *out, const char *s, size_t len)
     nb_buf_putc(out, '\'');
 }
 
+void nb_write_sh_assignment(nb_buf *out, const char *name, const char *value)
+{
+    if (strpbrk(value, "$`"))
+        nb_buf_puts(out, "# shellcheck disable=SC2016 # the quoted $ and ` are part of the value\n");
+    nb_buf_printf(out, "%s=", name);
+    nb_write_sh_word(out, value, strlen(value));
+    nb_buf_putc(out, '\n');
+}
+
 void nb_write_dot_string(nb_buf *out, const char *s, size_t len)
 {
     nb_buf_putc(out, '"');
@@ -163,6 +172,14 @@ void nb_yaml_pair(nb_yaml *y, const char *key, const char *value)
 {
     nb_yaml_string(y, key);
     nb_yaml_string(y, value);
+}
+
+void nb_yaml_next_document(nb_yaml *y)
+{
+    yaml_event_t event;
+    emit(y, &event, yaml_document_end_event_initialize(&event, 1));
+    /* not implicit: the "---" separates the documents */
+    emit(y, &event, yaml_document_start_event_initialize(&event, NULL, NULL, NULL, 0));
 }
 
 bool nb_yaml_end(nb_yaml *y)

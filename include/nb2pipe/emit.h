@@ -7,6 +7,8 @@
 #include "nb2pipe/fsout.h"
 #include "nb2pipe/pipeline.h"
 
+#include <stdint.h>
+
 typedef struct nb_emit_opts {
     const char *workdir;      /* the notebook's directory relative to the output directory */
     const char *notebook;     /* the notebook's path relative to the output directory */
@@ -40,9 +42,46 @@ void nb_emit_image(const nb_pipeline *p, const nb_emit_opts *opts, nb_buf *out);
 /* The data root (OPTS->data_root or NB_DEFAULT_DATA_ROOT). */
 const char *nb_emit_data_root(const nb_emit_opts *opts);
 
-/* TEXT as a Kubernetes DNS-1123 label: lower-case letters, digits and '-', starting and
- * ending with a letter or digit, at most MAX characters ("load_data" -> "load-data"). */
-void nb_k8s_name(const char *text, size_t max, nb_buf *out);
+/* Where a diagnostic about the notebook points: CELL (0: the whole notebook) and LINE
+ * within it (0: the whole cell). */
+nb_loc nb_emit_loc(const nb_pipeline *p, int cell, int line);
+
+/* Refuses parameters whose names are not ASCII identifiers (Python also allows other
+ * letters), for TARGET, which makes shell or environment variables of them: an error
+ * for each. Returns 0 or -1. */
+int nb_emit_check_ascii_params(const nb_pipeline *p, const char *target, nb_diags *diags);
+
+/* TEXT as a job name part for schedulers (SLURM, AWS Batch): letters, digits, '_' and
+ * '-' (each run of other bytes becomes one '-'), starting and ending with a letter or
+ * digit, at most MAX bytes; "pipeline" when nothing is left. Needs no quoting in a
+ * shell word, an #SBATCH line or a file name, and holds no '%' (an sbatch pattern). */
+void nb_emit_job_name(const char *text, size_t max, nb_buf *out);
+
+/* A `limit:` resource as a batch scheduler counts it: whole units of its own. */
+typedef struct nb_whole_resource {
+    const char *key;  /* the limit: tag's resource: "cpu", "memory", "nvidia.com/gpu" */
+    uint64_t unit;    /* base units (cores, bytes, devices) per scheduler unit */
+    uint64_t minimum; /* the least the scheduler takes */
+} nb_whole_resource;
+
+typedef struct nb_whole_amount {
+    const nb_kv *limit; /* the step's tag, or NULL when it has none */
+    uint64_t amount;    /* the quantity rounded up to whole units, at least the minimum */
+} nb_whole_amount;
+
+/* Step S's limits in the units of KINDS: OUT[k] for KINDS[k]. A limit of another
+ * resource gets a warning that TARGET ignores it; one too large for 64 bits is an error
+ * (returns -1). */
+int nb_emit_whole_resources(const nb_pipeline *p, const nb_step *s, const char *target,
+                            const nb_whole_resource *kinds, size_t nkinds,
+                            nb_whole_amount *out, nb_diags *diags);
+
+/* A parameter's default as the text a step converts back to the default's type
+ * (nb2pipe_runtime._coerce) when a target passes it as --param NAME=TEXT: strings as
+ * they are, "True"/"False", "None", numbers in the form Python's int()/float() read
+ * ("0x1f" -> "31", "- 5" -> "-5"; complex literals as written). False when a number
+ * cannot be written that way ("~5"). */
+bool nb_emit_param_text(const nb_param *param, nb_buf *out);
 
 /* Every emitter has this shape: adds its files to FS; returns 0, or -1 after recording
  * a diagnostic. */

@@ -36,6 +36,9 @@ void nb_fileset_release(nb_fileset *fs);
  * new in the set. */
 nb_buf *nb_fileset_add(nb_fileset *fs, const char *path);
 
+/* The same for a file written executable (a script users run). */
+nb_buf *nb_fileset_add_executable(nb_fileset *fs, const char *path);
+
 /* The file at PATH, or NULL. */
 const nb_outfile *nb_fileset_find(const nb_fileset *fs, const char *path);
 

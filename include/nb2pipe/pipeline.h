@@ -26,11 +26,15 @@ typedef struct nb_param {
     const char *python;     /* the default as a Python literal, as the notebook writes it */
     const char *value;      /* the default as text: numbers as written, strings decoded,
                                "True"/"False", "None" */
+    int cell, line;         /* where the default is assigned, for diagnostics */
 } nb_param;
 
+/* A `limit:`, `annotation:` or `label:` tag: KEY is a Kubernetes key, a limit's VALUE a
+ * quantity, a label's VALUE a Kubernetes label value (segment.c checks them). */
 typedef struct nb_kv {
     const char *key;
     const char *value;
+    int cell; /* the cell whose tag it is, for diagnostics */
 } nb_kv;
 
 /* A value a step loads: variable NAME as step FROM left it. */
@@ -73,6 +77,7 @@ typedef struct nb_step {
     const nb_kv *limits; /* resource -> quantity from `limit:` tags (cpu, memory, ...) */
     size_t nlimits;
     const char *image;   /* from an `image:` tag, or NULL for the pipeline's image */
+    int image_cell;      /* the cell of that tag */
     const nb_kv *annotations;
     size_t nannotations;
     const nb_kv *labels;
@@ -82,6 +87,7 @@ typedef struct nb_step {
 typedef struct nb_pipeline {
     const char *name;     /* the notebook's file name without extension, sanitised */
     const char *notebook; /* the notebook's file name (no directory) */
+    const char *path;     /* the notebook's path as the user gave it, for diagnostics */
     /* how to regenerate the files, for their headers: "nb2pipe convert titanic.ipynb
      * --split tags", run in the notebook's directory */
     const char *regenerate;
@@ -98,6 +104,9 @@ void nb_pipeline_free(nb_pipeline *p);
 
 /* Index of the step named NAME, or -1. */
 long nb_pipeline_step_index(const nb_pipeline *p, const char *name);
+
+/* True when a later step lists step I as upstream. */
+bool nb_pipeline_has_dependents(const nb_pipeline *p, size_t i);
 
 /* Checks the IR's invariants (names valid and unique, upstream acyclic and earlier in
  * the order, inputs produced by an upstream step that lists them as outputs, sorted

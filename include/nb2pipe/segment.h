@@ -29,6 +29,7 @@ typedef struct nb_segment_step {
     nb_kv *limits;
     size_t nlimits, limits_cap;
     const char *image;
+    int image_cell;
     nb_kv *annotations;
     size_t nannotations, annotations_cap;
     nb_kv *labels;

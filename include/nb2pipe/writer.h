@@ -21,6 +21,11 @@ void nb_write_py_fstring_text(nb_buf *out, const char *s, size_t len, char quote
  * otherwise single-quoted. */
 void nb_write_sh_word(nb_buf *out, const char *s, size_t len);
 
+/* Appends the shell line NAME=VALUE with VALUE one shell word. A single-quoted '$' or
+ * '`' looks like a mistake to shellcheck (SC2016), so such a line is preceded by a
+ * directive saying the text is literal. */
+void nb_write_sh_assignment(nb_buf *out, const char *name, const char *value);
+
 /* Appends S as a double-quoted Graphviz ID. */
 void nb_write_dot_string(nb_buf *out, const char *s, size_t len);
 
@@ -49,6 +54,8 @@ void nb_yaml_plain(nb_yaml *y, const char *s);
 void nb_yaml_pair(nb_yaml *y, const char *key, const char *value);
 /* Ends document and stream. Returns false with y->error set when an event failed. */
 bool nb_yaml_end(nb_yaml *y);
+/* Ends the current document and starts another ("---"), as in a multi-document file. */
+void nb_yaml_next_document(nb_yaml *y);
 
 /* True when plain scalar S would be read by YAML 1.1 or 1.2 as something other than a
  * string (null, boolean, number, timestamp). */

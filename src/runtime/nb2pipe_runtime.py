@@ -32,9 +32,18 @@ def _coerce(default, text):
             return False
         raise SystemExit(f"nb2pipe: --param: {text!r} is not a boolean")
     if isinstance(default, int):
-        return int(text)
+        # base prefixes as Python writes them (0x1f), and decimals with leading zeros
+        for base in (0, 10):
+            try:
+                return int(text, base)
+            except ValueError:
+                pass
+        raise SystemExit(f"nb2pipe: --param: {text!r} is not an integer")
     if isinstance(default, float):
-        return float(text)
+        try:
+            return float(text)
+        except ValueError:
+            raise SystemExit(f"nb2pipe: --param: {text!r} is not a number") from None
     if isinstance(default, str):
         return text
     try:

@@ -652,7 +652,8 @@ def check_hostile(spec, platform, manifest, work, name):
     assert pods["exec-prep"]["podMetadata"]["annotations"] == tags["prep"]["annotations"]
     assert pods["exec-prep"]["podMetadata"]["labels"] == tags["prep"]["labels"]
     assert pods["exec-use"]["podMetadata"]["labels"] == tags["use"]["labels"]
-    hostile = tags["use"]["labels"]["stage"]
+    assert pods["exec-use"]["podMetadata"]["annotations"] == tags["use"]["annotations"]
+    hostile = tags["use"]["annotations"]["stage"]
     assert "&anchor *alias !!python/object #c: d" in hostile and "$(rm -rf /)" in hostile
 
 
@@ -663,11 +664,13 @@ def refusals():
     def refused():
         assert r.returncode == 2, f"exit {r.returncode}"
         assert not os.path.exists(os.path.join(work, "out")), "files written"
-        for what in ("parameter 'GREETING'", "annotation 'note' of step 'prep'",
-                     "label 'team' of step 'prep'", "label 'stage' of step 'use'"):
-            assert re.search(re.escape(what) + r" contains '\{\{'.*\[bad-value\]", r.stderr), \
-                f"no error for {what}: {r.stderr}"
-    check("hostile_tags: '{{' in parameter defaults, annotations and labels refused (exit 2, nothing written)",
+        for where, what in (("cell 3:1:1", "the default of parameter 'GREETING'"),
+                            ("cell 4", "annotation 'note' of step 'prep'"),
+                            ("cell 5", "annotation 'stage' of step 'use'")):
+            assert re.search(re.escape(f"{name}:{where}: error: {what}") + r" contains '\{\{'.*\[bad-value\]",
+                             r.stderr), f"no error for {what} at {where}: {r.stderr}"
+    check("hostile_tags: '{{' in parameter defaults and annotations refused, naming the cell "
+          "(exit 2, nothing written)",
           refused)
     work, name = workdir("image_braces", os.path.join(FIXTURES, "titanic.ipynb"))
     r2 = convert(work, name, ["--image", "img:{{$.inputs.parameters['DATA_PATH']}}"])
