@@ -7,12 +7,12 @@ set -euo pipefail
 
 packages=(
   cmake make gcc pkg-config
-  libjansson-dev libpcre2-dev libyaml-dev libtree-sitter-dev libxxhash-dev
+  libjansson-dev libpcre2-dev libyaml-dev libtree-sitter-dev libxxhash-dev libsqlite3-dev
   python3 python3-pandas python3-sklearn
 )
 if [[ "${1:-}" == "--tests" ]]; then
   packages+=(
-    libcmocka-dev valgrind
+    libcmocka-dev valgrind clang
     python3-nbformat python3-yaml python3-jsonschema python3-pytest pre-commit git
     shellcheck python3-jinja2 python3-botocore
     protobuf-compiler libprotobuf-dev python3-protobuf
