@@ -1,5 +1,7 @@
 #include "nb2pipe/cli.h"
 
+#include "cli_private.h"
+
 #include "nb2pipe/analysis.h"
 #include "nb2pipe/buf.h"
 #include "nb2pipe/clean.h"
@@ -10,7 +12,6 @@
 #include "nb2pipe/emit.h"
 #include "nb2pipe/fsout.h"
 #include "nb2pipe/notebook.h"
-#include "nb2pipe/runner.h"
 #include "nb2pipe/segment.h"
 #include "nb2pipe/writer.h"
 
@@ -28,22 +29,13 @@
 #define NB2PIPE_VERSION "0.0.0"
 #endif
 
-/* What every command shares: where its diagnostics go and how they look. */
-typedef struct cli {
-    const char *command;
-    bool color; /* diagnostics on a terminal, and NO_COLOR unset */
-    bool json;  /* diagnostics go into the JSON document on stdout */
-    nb_diags diags;
-} cli;
-
 static void write_all(FILE *f, const nb_buf *b)
 {
     fwrite(b->data, 1, b->len, f);
     fflush(f);
 }
 
-/* Prints the text diagnostics recorded so far to stderr and forgets them. */
-static void flush_diags(cli *c)
+void flush_diags(cli *c)
 {
     if (c->json || c->diags.len == 0)
         return;
@@ -80,9 +72,7 @@ static int fail_with_diags(cli *c, const char *file)
     return NB_EXIT_BAD;
 }
 
-static int usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int usage_error(const char *command, const char *fmt, ...)
+int usage_error(const char *command, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -929,60 +919,6 @@ static int cmd_clean(cli *c, int argc, char **argv)
     return status;
 }
 
-/* ---- run ------------------------------------------------------------------------- */
-
-static const char run_help[] =
-    "usage: nb2pipe run [options] [DIR]\n"
-    "\n"
-    "Run the pipeline that `nb2pipe convert` wrote into DIR (default: the current\n"
-    "directory) on this machine: each step in dependency order, in its own process,\n"
-    "values passed through DIR/output, a log per step in DIR/.nb2pipe/logs. Stops at the\n"
-    "first failing step and shows the end of its log. Prints the metrics steps record.\n"
-    "\n"
-    "options:\n"
-    "  --param NAME=VALUE   override a pipeline parameter (repeatable)\n"
-    "  --python PATH        the Python to run steps with (default /usr/bin/python3)\n"
-    "  -q, --quiet          no line per step\n"
-    "  -h, --help           show this help\n"
-    "\n"
-    "exit status: 0 every step succeeded; 1 a step failed; 2 bad usage or no pipeline\n";
-
-static int cmd_run(cli *c, int argc, char **argv)
-{
-    enum { OPT_PARAM = 256, OPT_PYTHON };
-    static const struct option options[] = {
-        { "param", required_argument, NULL, OPT_PARAM },
-        { "python", required_argument, NULL, OPT_PYTHON },
-        { "quiet", no_argument, NULL, 'q' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    nb_run_opts ro = { .dir = "." };
-    const char **params = nb_xcalloc((size_t)argc + 1, sizeof *params);
-    int opt, status = -1;
-    while (status < 0 && (opt = getopt_long(argc, argv, "qh", options, NULL)) != -1) {
-        switch (opt) {
-        case OPT_PARAM: params[ro.nparams++] = optarg; break;
-        case OPT_PYTHON: ro.python = optarg; break;
-        case 'q': ro.quiet = true; break;
-        case 'h': fputs(run_help, stdout); status = NB_EXIT_OK; break;
-        default: status = usage_error("run ", "unknown option '%s'", argv[optind - 1]); break;
-        }
-    }
-    if (status < 0 && argc - optind > 1)
-        status = usage_error("run ", "run takes at most one DIR");
-    if (status < 0) {
-        if (optind < argc)
-            ro.dir = argv[optind];
-        ro.params = params;
-        int rc = nb_run(&ro, &c->diags, stdout);
-        flush_diags(c);
-        status = rc < 0 ? NB_EXIT_BAD : rc == 0 ? NB_EXIT_OK : NB_EXIT_CHANGED;
-    }
-    free(params);
-    return status;
-}
-
 /* ---- the program ----------------------------------------------------------------- */
 
 typedef struct command {
@@ -995,6 +931,10 @@ static const command commands[] = {
     { "analyze", cmd_analyze, "print what each cell defines, uses and changes" },
     { "convert", cmd_convert, "turn a notebook into a pipeline of step scripts" },
     { "run", cmd_run, "run a converted pipeline on this machine" },
+    { "status", cmd_status, "show which steps of a pipeline are up to date" },
+    { "runs", cmd_runs, "list the recorded runs of a pipeline" },
+    { "restore", cmd_restore, "put back the inputs a step had in a recorded run" },
+    { "gc", cmd_gc, "forget old runs and their snapshots" },
     { "clean", cmd_clean, "strip outputs and volatile metadata from notebooks, in place" },
     { "sync", cmd_sync, "convert the notebooks nb2pipe.yaml lists" },
     { "check", cmd_check, "list generated files that are stale or edited (exit 1)" },

@@ -170,7 +170,7 @@ int nb_emit_scripts(const nb_pipeline *p, const nb_emit_opts *opts, nb_fileset *
         step_script(p, &p->steps[i], opts, nb_fileset_add(fs, path.data));
     }
     nb_buf_release(&path);
-    nb_buf *runtime = nb_fileset_add(fs, "nb2pipe_runtime.py");
+    nb_buf *runtime = nb_fileset_add(fs, NB_RUNTIME_FILE);
     nb_emit_header(runtime, p, "#");
     nb_buf_add(runtime, nb_runtime_py, nb_runtime_py_len);
     return 0;

@@ -6,6 +6,7 @@ Each check prints `ok NAME` or `FAIL NAME: why`; a summary line ends the run.
 """
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -174,7 +175,7 @@ def _():
     assert r.returncode == 2 and os.listdir(os.path.join(work, "titanic")) == [], r.stderr
 
 
-@check("run: a failing step stops the run with its log; exit 1")
+@check("run: a failing step stops the steps after it and shows its log; exit 1")
 def _():
     work = workdir("titanic.ipynb", "titanic.csv")
     edit_cell(os.path.join(work, "titanic.ipynb"), "train-fit",
@@ -183,10 +184,11 @@ def _():
     assert nb2pipe(["convert", "titanic.ipynb"], work).returncode == 0
     r = nb2pipe(["run", "titanic"], work)
     assert r.returncode == 1, r.returncode
-    assert "train" in r.stdout and "failed (exit 1)" in r.stdout, r.stdout
+    assert "step train failed (exit 1); end of its log titanic/.nb2pipe/logs/run-1/train.log:" \
+        in r.stdout, r.stdout
     assert "training failed on purpose" in r.stdout, r.stdout
-    assert "log: titanic/.nb2pipe/logs/train.log" in r.stdout, r.stdout
-    assert "1 later step not run" in r.stdout, r.stdout
+    assert re.search(r"^evaluate +skipped +upstream train failed$", r.stdout, re.M), r.stdout
+    assert "run 1 failed: 4 ran, 0 up to date, 1 failed, 1 skipped" in r.stdout, r.stdout
 
 
 @check("run --param overrides a parameter; an unknown one is refused with exit 2")

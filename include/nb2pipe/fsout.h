@@ -17,6 +17,8 @@
 #include <stddef.h>
 
 #define NB_MANIFEST "nb2pipe.lock.json"
+/* The module every step script imports, written next to the manifest. */
+#define NB_RUNTIME_FILE "nb2pipe_runtime.py"
 
 typedef struct nb_outfile {
     char *path; /* relative to the output directory, '/'-separated */

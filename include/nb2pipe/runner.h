@@ -1,5 +1,7 @@
 /* The local runner: executes a converted pipeline's steps on this machine, in
- * dependency order, one process each, with a log per step. */
+ * parallel where the dependencies allow, each in its own process with its own log;
+ * skips the steps whose fingerprint (code, parameters, inputs, python) and outputs are
+ * as recorded; records every run (runrec.h). */
 #ifndef NB2PIPE_RUNNER_H
 #define NB2PIPE_RUNNER_H
 
@@ -13,14 +15,32 @@ typedef struct nb_run_opts {
     const char *python; /* the interpreter; NULL: /usr/bin/python3 when present, else python3 */
     const char *const *params; /* NAME=VALUE pipeline parameter overrides */
     size_t nparams;
-    bool quiet; /* no per-step lines */
+    const char *const *only; /* run just these steps */
+    size_t nonly;
+    const char *from;  /* run this step and those downstream of it */
+    const char *until; /* run this step and those upstream of it */
+    int jobs;          /* steps at once; 0: the number of processors */
+    bool force;        /* run selected steps even when up to date */
+    bool fail_fast;    /* on a failure, stop every running step */
+    bool no_record;    /* neither read nor write run records (every selected step runs) */
+    bool wait;         /* wait for another run of the same pipeline instead of failing */
+    bool quiet;        /* nothing on success but errors */
+    bool json;         /* one JSON event per line instead of text */
 } nb_run_opts;
 
-/* Runs every step of the pipeline in OPTS->dir, printing a line per step to PROGRESS
- * (name, status, time) and, at the end, the metrics the steps recorded. Returns 0 when
- * every step succeeded, 1 when one failed (its log path and last lines are printed; the
- * steps after it do not run), -1 after recording an error when the pipeline cannot be
- * run (no manifest, a broken one, an unknown parameter). */
-int nb_run(const nb_run_opts *opts, nb_diags *diags, FILE *progress);
+enum {
+    NB_RUN_OK = 0,
+    NB_RUN_FAILED = 1,       /* a step failed; the others that could ran */
+    NB_RUN_INTERRUPTED = 130, /* SIGINT/SIGTERM: steps killed, the run recorded so */
+    NB_RUN_ERROR = -1        /* the pipeline cannot be run; an error is recorded */
+};
+
+/* Runs the pipeline in OPTS->dir, printing progress and a summary to OUT. Returns one
+ * of the NB_RUN_* values. */
+int nb_run(const nb_run_opts *opts, nb_diags *diags, FILE *out);
+
+/* Prints, per step, whether it is up to date, stale (and why) or never ran, as a run
+ * with OPTS would see it. Returns 0, or -1 after recording an error. */
+int nb_run_status(const nb_run_opts *opts, nb_diags *diags, FILE *out);
 
 #endif

@@ -1,0 +1,432 @@
+#!/usr/bin/env python3
+"""What `nb2pipe run`, `status`, `runs`, `restore` and `gc` promise.
+
+    run_behaviour.py NB2PIPE FIXTURES
+
+Every claim about what ran is read from the run records (.nb2pipe/runs.sqlite, with
+Python's sqlite3), never inferred from timing; the parallelism checks read the start
+and end times the steps themselves saved. Prints one line per check and a summary.
+"""
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+BINARY = FIXTURES = None
+CHECKS = []
+
+
+def check(name):
+    def register(fn):
+        CHECKS.append((name, fn))
+        return fn
+    return register
+
+
+def nb2pipe(args, cwd, **kwargs):
+    env = dict(os.environ, NO_COLOR="1")
+    return subprocess.run([BINARY] + args, cwd=cwd, capture_output=True, text=True, env=env,
+                          timeout=300, **kwargs)
+
+
+def ok(r):
+    assert r.returncode == 0, f"exit {r.returncode}\n{r.stdout}\n{r.stderr}"
+    return r
+
+
+def workdir(*fixtures):
+    work = tempfile.mkdtemp(prefix="nb2pipe-run-")
+    for name in fixtures:
+        shutil.copy(os.path.join(FIXTURES, name), work)
+    return work
+
+
+def notebook(cells):
+    """An nbformat 4.5 notebook; CELLS are (kind, source) or (kind, source, tags)."""
+    out = []
+    for i, cell in enumerate(cells):
+        kind, source = cell[0], cell[1]
+        entry = {"cell_type": kind, "id": f"c{i}", "metadata": {}, "source": source}
+        if len(cell) > 2:
+            entry["metadata"]["tags"] = list(cell[2])
+        if kind == "code":
+            entry.update(execution_count=None, outputs=[])
+        out.append(entry)
+    return {"cells": out, "metadata": {"kernelspec": {"name": "python3", "language": "python",
+                                                      "display_name": "Python 3"}},
+            "nbformat": 4, "nbformat_minor": 5}
+
+
+# source -> (left, right) -> join. The branches sleep SLEEP seconds between the start
+# and end times they save, so overlapping spans prove they ran at the same time.
+DIAMOND = notebook([
+    ("code", "SLEEP = 1.0\nFAIL_RIGHT = False", ["parameters"]),
+    ("markdown", "## source"),
+    ("code", "import time\nbase = 10"),
+    ("markdown", "## left"),
+    ("code", "left_start = time.time()\ntime.sleep(SLEEP)\nleft = base + 1\nleft_end = time.time()"),
+    ("markdown", "## right"),
+    ("code", "right_start = time.time()\nif FAIL_RIGHT:\n    raise RuntimeError('right failed on purpose')\n"
+             "time.sleep(SLEEP)\nright = base + 2\nright_end = time.time()"),
+    ("markdown", "## join"),
+    ("code", "total = left + right\nspans = [(left_start, left_end), (right_start, right_end)]\nprint(total)"),
+])
+
+
+def diamond():
+    work = tempfile.mkdtemp(prefix="nb2pipe-run-")
+    with open(os.path.join(work, "diamond.ipynb"), "w") as f:
+        json.dump(DIAMOND, f, indent=1)
+    ok(nb2pipe(["convert", "diamond.ipynb"], work))
+    return work
+
+
+def records(pipeline):
+    """{run id: {"status": ..., "steps": {step: (status, reason)}}} from the database."""
+    db = sqlite3.connect(os.path.join(pipeline, ".nb2pipe", "runs.sqlite"))
+    runs = {}
+    for run_id, status in db.execute("SELECT id, status FROM runs"):
+        runs[run_id] = {"status": status, "steps": {}}
+    for run_id, step, status, reason in db.execute("SELECT run, step, status, reason FROM steps"):
+        runs[run_id]["steps"][step] = (status, reason)
+    db.close()
+    return runs
+
+
+def executed(pipeline, run_id):
+    return sorted(step for step, (status, _) in records(pipeline)[run_id]["steps"].items()
+                  if status in ("ok", "failed", "interrupted"))
+
+
+def load(path):
+    # the pickles hold plain floats and ints: no pandas needed to read them
+    import pickle
+    with open(path, "rb") as f:
+        return pickle.load(f)
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+# ---- incremental -------------------------------------------------------------------------
+
+TITANIC_STEPS = ["clean", "evaluate", "feature_engineering", "load_data", "train"]
+
+
+def edit_cell(path, cell_id, new_source):
+    nb = json.load(open(path, encoding="utf-8"))
+    for cell in nb["cells"]:
+        if cell.get("id") == cell_id:
+            cell["source"] = new_source
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(nb, f, indent=1)
+
+
+def cell_source(work, cell_id):
+    nb = json.load(open(os.path.join(work, "titanic.ipynb"), encoding="utf-8"))
+    return "".join(next(c["source"] for c in nb["cells"] if c.get("id") == cell_id))
+
+
+@check("incremental: a second run executes nothing; a one-cell edit reruns that step and its dependents")
+def _():
+    work = workdir("titanic.ipynb", "titanic.csv")
+    ok(nb2pipe(["convert", "titanic.ipynb"], work))
+    pipe = os.path.join(work, "titanic")
+    ok(nb2pipe(["run", "titanic"], work))
+    assert executed(pipe, 1) == TITANIC_STEPS, executed(pipe, 1)
+    r = ok(nb2pipe(["run", "titanic"], work))
+    assert executed(pipe, 2) == [], executed(pipe, 2)
+    assert "run 2 ok: 0 ran, 5 up to date" in r.stdout, r.stdout
+    r = ok(nb2pipe(["status", "titanic"], work))
+    assert r.stdout.count("up to date") == 5, r.stdout
+    # an edit that changes the cleaned data: clean and everything after it reruns
+    edit_cell(os.path.join(work, "titanic.ipynb"), "clean",
+              'df["Age"] = df["Age"].fillna(df["Age"].mean())\n'
+              'df["Embarked"] = df["Embarked"].fillna("S")\n'
+              'df.drop(columns=["Cabin", "Ticket"], inplace=True)\n'
+              'df["Fare"] = df["Fare"].fillna(df["Fare"].median())')
+    ok(nb2pipe(["convert", "titanic.ipynb"], work))
+    r = ok(nb2pipe(["status", "titanic"], work))
+    assert "clean                    stale       code changed" in r.stdout, r.stdout
+    assert "evaluate                 stale       upstream train is not up to date" in r.stdout, r.stdout
+    ok(nb2pipe(["run", "titanic"], work))
+    assert executed(pipe, 3) == ["clean", "evaluate", "feature_engineering", "train"], executed(pipe, 3)
+    assert records(pipe)[3]["steps"]["clean"] == ("ok", "code changed"), records(pipe)[3]
+    assert records(pipe)[3]["steps"]["train"] == ("ok", "upstream output changed"), records(pipe)[3]
+    # a comment changes the step's code but not what it saves: the steps after it stay
+    edit_cell(os.path.join(work, "titanic.ipynb"), "clean",
+              "# fill with the mean, not the group median\n" + cell_source(work, "clean"))
+    ok(nb2pipe(["convert", "titanic.ipynb"], work))
+    ok(nb2pipe(["run", "titanic"], work))
+    assert executed(pipe, 4) == ["clean"], executed(pipe, 4)
+    # a parameter reruns exactly the steps that read it (and what their outputs change)
+    ok(nb2pipe(["run", "titanic", "--param", "N_ESTIMATORS=20"], work))
+    assert executed(pipe, 5) == ["evaluate", "train"], executed(pipe, 5)
+    # an output deleted behind nb2pipe's back is noticed
+    os.remove(os.path.join(pipe, "output", "feature_engineering", "X.pkl"))
+    ok(nb2pipe(["run", "titanic", "--param", "N_ESTIMATORS=20"], work))
+    assert records(pipe)[6]["steps"]["feature_engineering"] == (
+        "ok", "output feature_engineering/X.pkl is missing"), records(pipe)[6]
+    r = ok(nb2pipe(["run", "titanic", "--force", "--only", "clean", "--param", "N_ESTIMATORS=20"], work))
+    assert executed(pipe, 7) == ["clean"], executed(pipe, 7)
+
+
+# ---- parallel ----------------------------------------------------------------------------
+
+def spans(pipe):
+    out = os.path.join(pipe, "output")
+    left = (load(os.path.join(out, "left", "left_start.pkl")), load(os.path.join(out, "left", "left_end.pkl")))
+    right = (load(os.path.join(out, "right", "right_start.pkl")), load(os.path.join(out, "right", "right_end.pkl")))
+    return left, right
+
+
+def overlap(a, b):
+    return min(a[1], b[1]) - max(a[0], b[0])
+
+
+@check("parallel: the branches of a diamond overlap with -j 2 and do not with -j 1")
+def _():
+    work = diamond()
+    pipe = os.path.join(work, "diamond")
+    ok(nb2pipe(["run", "diamond", "-j", "2"], work))
+    left, right = spans(pipe)
+    assert overlap(left, right) > 0.5, (left, right)
+    ok(nb2pipe(["run", "diamond", "-j", "1", "--force"], work))
+    left, right = spans(pipe)
+    assert overlap(left, right) < 0, (left, right)
+    assert executed(pipe, 2) == ["join", "left", "right", "source"], executed(pipe, 2)
+
+
+@check("selection: --only, --from, --until pick the steps; an unknown step is exit 2")
+def _():
+    work = diamond()
+    pipe = os.path.join(work, "diamond")
+    ok(nb2pipe(["run", "diamond", "--until", "left", "--param", "SLEEP=0"], work))
+    assert sorted(records(pipe)[1]["steps"]) == ["left", "source"], records(pipe)[1]
+    ok(nb2pipe(["run", "diamond", "--only", "right", "--param", "SLEEP=0"], work))
+    assert sorted(records(pipe)[2]["steps"]) == ["right"], records(pipe)[2]
+    ok(nb2pipe(["run", "diamond", "--from", "left", "--force", "--param", "SLEEP=0"], work))
+    assert sorted(records(pipe)[3]["steps"]) == ["join", "left"], records(pipe)[3]
+    r = nb2pipe(["run", "diamond", "--only", "nope"], work)
+    assert r.returncode == 2 and "[unknown-step]" in r.stderr and "its steps: source, left, right, join" in r.stderr, r.stderr
+
+
+# ---- failure and interrupt ---------------------------------------------------------------
+
+@check("failure: dependents are skipped, the independent branch finishes, exit 1")
+def _():
+    work = diamond()
+    pipe = os.path.join(work, "diamond")
+    r = nb2pipe(["run", "diamond", "-j", "2", "--param", "FAIL_RIGHT=True", "--param", "SLEEP=0.5"], work)
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    steps = records(pipe)[1]["steps"]
+    assert steps["left"][0] == "ok" and steps["right"][0] == "failed", steps
+    assert steps["join"] == ("skipped", "upstream right failed"), steps
+    assert records(pipe)[1]["status"] == "failed"
+    assert "right failed on purpose" in r.stdout, r.stdout
+    # --fail-fast stops the branch still running
+    r = nb2pipe(["run", "diamond", "-j", "2", "--fail-fast", "--force",
+                 "--param", "FAIL_RIGHT=True", "--param", "SLEEP=5"], work)
+    assert r.returncode == 1, (r.returncode, r.stdout)
+    steps = records(pipe)[2]["steps"]
+    assert steps["right"][0] == "failed" and steps["left"] == ("interrupted", "stopped by --fail-fast"), steps
+
+
+def step_processes(pipe):
+    """Processes whose command line runs a script of PIPE."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmd = read(f"/proc/{pid}/cmdline").replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if os.path.join(pipe, "steps") in cmd or "diamond/steps/" in cmd:
+            found.append((pid, cmd))
+    return found
+
+
+def wait_for_event(proc, event, count):
+    seen = 0
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if json.loads(line).get("event") == event:
+            seen += 1
+            if seen == count:
+                return
+    raise AssertionError(f"no {count} {event} events")
+
+
+@check("interrupt: SIGINT kills the steps, records the run interrupted; the next run resumes")
+def _():
+    work = diamond()
+    pipe = os.path.join(work, "diamond")
+    proc = subprocess.Popen([BINARY, "run", "diamond", "-j", "2", "--json", "--param", "SLEEP=30"],
+                            cwd=work, stdout=subprocess.PIPE, text=True)
+    wait_for_event(proc, "start", 3)  # source, then both branches
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=20)
+    assert proc.returncode == 130, proc.returncode
+    proc.stdout.close()
+    assert step_processes(pipe) == [], step_processes(pipe)
+    run = records(pipe)[1]
+    assert run["status"] == "interrupted", run
+    assert run["steps"]["left"][0] == "interrupted" and run["steps"]["right"][0] == "interrupted", run
+    assert run["steps"]["join"] == ("skipped", "the run was interrupted"), run
+    assert not os.path.exists(os.path.join(pipe, "output", "left")), os.listdir(os.path.join(pipe, "output"))
+    ok(nb2pipe(["run", "diamond", "-j", "2", "--param", "SLEEP=0.1"], work))
+    assert executed(pipe, 2) == ["join", "left", "right"], executed(pipe, 2)
+    assert read(os.path.join(pipe, ".nb2pipe", "logs", "run-2", "join.log")) == b"23\n"
+
+
+@check("lock: a second run of the same pipeline fails clearly, or waits with --wait")
+def _():
+    work = diamond()
+    proc = subprocess.Popen([BINARY, "run", "diamond", "--json", "--param", "SLEEP=2"],
+                            cwd=work, stdout=subprocess.PIPE, text=True)
+    wait_for_event(proc, "start", 1)
+    r = nb2pipe(["run", "diamond"], work)
+    assert r.returncode == 2 and "[locked]" in r.stderr and f"pid {proc.pid}" in r.stderr, r.stderr
+    r = nb2pipe(["run", "diamond", "--wait", "--param", "SLEEP=2"], work)
+    proc.stdout.read()
+    assert proc.wait() == 0
+    assert r.returncode == 0, r.stdout + r.stderr
+    runs = records(os.path.join(work, "diamond"))
+    assert [runs[i]["status"] for i in sorted(runs)] == ["ok", "ok"], runs
+    assert executed(os.path.join(work, "diamond"), 2) == [], "the waiting run found everything up to date"
+
+
+@check("records: damaged or foreign database is exit 2 with a clear message; --no-record still runs")
+def _():
+    work = diamond()
+    db = os.path.join(work, "diamond", ".nb2pipe", "runs.sqlite")
+    os.makedirs(os.path.dirname(db))
+    with open(db, "wb") as f:
+        f.write(b"this is not a database\n" * 100)
+    for command in (["run", "diamond"], ["status", "diamond"], ["runs", "diamond"]):
+        r = nb2pipe(command, work)
+        assert r.returncode == 2 and "[bad-run-records]" in r.stderr, (command, r.returncode, r.stderr)
+        assert "Traceback" not in r.stderr and "runs.sqlite" in r.stderr
+    os.remove(db)
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE mine (x)")
+    con.commit()
+    con.close()
+    r = nb2pipe(["run", "diamond"], work)
+    assert r.returncode == 2 and "not written by nb2pipe" in r.stderr, r.stderr
+    r = ok(nb2pipe(["run", "diamond", "--no-record", "--param", "SLEEP=0"], work))
+    assert "4 ran" in r.stdout, r.stdout
+
+
+@check("json: one event per line, begin/start/finish/end")
+def _():
+    work = diamond()
+    r = ok(nb2pipe(["run", "diamond", "--json", "--param", "SLEEP=0"], work))
+    events = [json.loads(line) for line in r.stdout.splitlines()]
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "begin" and kinds[-1] == "end" and kinds.count("start") == 4, kinds
+    assert kinds.count("finish") == 4 and events[-1]["status"] == "ok" and events[-1]["run"] == 1, events
+
+
+# ---- restore and gc ----------------------------------------------------------------------
+
+def execute_notebook(path, cwd):
+    """Runs the code cells of a notebook in one namespace, as a kernel would."""
+    nb = json.load(open(path))
+    code = "\n\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    return subprocess.run(["/usr/bin/python3", "-c", code], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+
+
+@check("restore: inputs byte-equal to the chosen run's; run --from then gives that run's results")
+def _():
+    work = workdir("titanic.ipynb", "titanic.csv")
+    with open(os.path.join(work, "titanic.csv")) as f:
+        lines = f.readlines()
+    with open(os.path.join(work, "titanic_small.csv"), "w") as f:
+        f.writelines(lines[:401])
+    ok(nb2pipe(["convert", "titanic.ipynb"], work))
+    pipe = os.path.join(work, "titanic")
+    df_path = os.path.join(pipe, "output", "load_data", "df.pkl")
+    metrics_path = os.path.join(pipe, "output", "evaluate", "metrics.json")
+    ok(nb2pipe(["run", "titanic"], work))
+    first_df, first_metrics = read(df_path), read(metrics_path)
+    ok(nb2pipe(["run", "titanic", "--param", "DATA_PATH=titanic_small.csv"], work))
+    assert read(df_path) != first_df and read(metrics_path) != first_metrics
+    r = ok(nb2pipe(["restore", "clean", "--run", "1", "titanic"], work))
+    assert read(df_path) == first_df, "restored input differs from run 1's"
+    assert "restored titanic/output/load_data/df.pkl (df from step load_data, run 1)" in r.stdout, r.stdout
+    assert "resume with: nb2pipe run titanic --from clean" in r.stdout, r.stdout
+    ok(nb2pipe(["run", "titanic", "--from", "clean"], work))
+    assert read(metrics_path) == first_metrics, (read(metrics_path), first_metrics)
+    assert executed(pipe, 3) == ["clean", "evaluate", "feature_engineering", "train"], executed(pipe, 3)
+    # the resume command carries the run's parameters
+    r = ok(nb2pipe(["restore", "train", "--run", "2", "titanic"], work))
+    assert "--from train --param DATA_PATH=titanic_small.csv" in r.stdout, r.stdout
+    # a notebook that loads exactly those inputs and runs the step's code
+    r = ok(nb2pipe(["restore", "evaluate", "--run", "1", "--notebook", "debug.ipynb", "titanic"], work))
+    done = execute_notebook(os.path.join(work, "debug.ipynb"), work)
+    assert done.returncode == 0, done.stderr
+    assert "best_accuracy" in done.stdout or "logreg" in done.stdout, done.stdout
+    r = nb2pipe(["restore", "evaluate", "--notebook", "titanic.ipynb", "titanic"], work)
+    assert r.returncode == 2 and "[would-overwrite]" in r.stderr, r.stderr
+    r = nb2pipe(["restore", "evaluate", "--run", "99", "titanic"], work)
+    assert r.returncode == 2 and "[no-such-run]" in r.stderr, r.stderr
+
+
+@check("gc: keeps the newest runs and the newest successful one; restore of a forgotten run is refused")
+def _():
+    work = diamond()
+    pipe = os.path.join(work, "diamond")
+    for sleep in ("0", "0.01", "0.02"):
+        ok(nb2pipe(["run", "diamond", "--param", "SLEEP=" + sleep], work))
+    nb2pipe(["run", "diamond", "--param", "FAIL_RIGHT=True", "--param", "SLEEP=0.03"], work)
+    objects = os.path.join(pipe, ".nb2pipe", "objects")
+    before = sum(len(files) for _, _, files in os.walk(objects))
+    r = ok(nb2pipe(["gc", "--keep", "1", "diamond"], work))
+    assert r.stdout.startswith("removed 2 runs and "), r.stdout
+    assert sorted(records(pipe)) == [3, 4], sorted(records(pipe))
+    after = sum(len(files) for _, _, files in os.walk(objects))
+    assert 0 < after < before, (before, after)
+    assert not os.path.exists(os.path.join(pipe, ".nb2pipe", "logs", "run-1"))
+    r = nb2pipe(["restore", "join", "--run", "1", "diamond"], work)
+    assert r.returncode == 2 and "[no-such-run]" in r.stderr, r.stderr
+    ok(nb2pipe(["restore", "join", "--run", "3", "diamond"], work))
+    r = ok(nb2pipe(["runs", "--json", "diamond"], work))
+    assert [run["status"] for run in json.loads(r.stdout)] == ["ok", "failed"], r.stdout
+
+
+def main():
+    global BINARY, FIXTURES
+    BINARY, FIXTURES = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    only = sys.argv[3] if len(sys.argv) > 3 else ""
+    failed = ran = 0
+    for name, fn in CHECKS:
+        if only not in name:
+            continue
+        ran += 1
+        try:
+            fn()
+            print(f"ok {name}")
+        except Exception as e:  # an unexpected error fails the check, not the suite
+            failed += 1
+            print(f"FAIL {name}: {type(e).__name__}: {e}")
+        sys.stdout.flush()
+    print(f"run behaviour: {ran - failed} passed, {failed} failed")
+    return 1 if failed or not ran else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
