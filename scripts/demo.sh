@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: install what is missing, build nb2pipe, convert the
-# bundled titanic notebook into a pipeline and run it, printing the model metrics.
+# bundled titanic notebook into a pipeline and run it, printing the model metrics. Runs
+# are incremental: run it twice and the second run finds every step up to date.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,5 +11,6 @@ cmake --build --preset default -j "$(nproc)"
 
 build/nb2pipe convert fixtures/titanic.ipynb -o build/titanic --force
 build/nb2pipe run build/titanic
-echo "model scores, as the evaluate step printed them:"
-grep -E "accuracy=|best model" build/titanic/.nb2pipe/logs/evaluate.log
+echo
+echo "nb2pipe status build/titanic:"
+build/nb2pipe status build/titanic
