@@ -610,3 +610,24 @@ const char *nb_pydist_distribution(const char *module, size_t len)
     const pair *p = bsearch(&k, dists, sizeof dists / sizeof *dists, sizeof *dists, cmp_pair);
     return p ? p->dist : NULL;
 }
+
+size_t nb_pydist_stdlib_count(void)
+{
+    return sizeof stdlib_names / sizeof *stdlib_names;
+}
+
+const char *nb_pydist_stdlib_name(size_t i)
+{
+    return stdlib_names[i];
+}
+
+size_t nb_pydist_distribution_count(void)
+{
+    return sizeof dists / sizeof *dists;
+}
+
+void nb_pydist_distribution_entry(size_t i, const char **module, const char **dist)
+{
+    *module = dists[i].module;
+    *dist = dists[i].dist;
+}

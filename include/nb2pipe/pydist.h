@@ -14,4 +14,11 @@ bool nb_pydist_is_stdlib(const char *module, size_t len);
  * "beautifulsoup4"; NULL when no mapping is known (the caller then uses the module name). Static storage. */
 const char *nb_pydist_distribution(const char *module, size_t len);
 
+/* The tables themselves, entry by entry in their (sorted) order, so that tests check
+ * them without keeping copies: I < the count. */
+size_t nb_pydist_stdlib_count(void);
+const char *nb_pydist_stdlib_name(size_t i);
+size_t nb_pydist_distribution_count(void);
+void nb_pydist_distribution_entry(size_t i, const char **module, const char **dist);
+
 #endif
