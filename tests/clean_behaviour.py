@@ -8,17 +8,10 @@ import os
 import stat
 import subprocess
 import sys
-import tempfile
+
+from checks import check, run_checks
 
 BINARY = None
-CHECKS = []
-
-
-def check(name):
-    def register(fn):
-        CHECKS.append((name, fn))
-        return fn
-    return register
 
 
 def clean(args, cwd):
@@ -176,17 +169,7 @@ def _(work):
 def main():
     global BINARY
     BINARY = os.path.abspath(sys.argv[1])
-    failed = 0
-    for name, fn in CHECKS:
-        with tempfile.TemporaryDirectory(prefix="nb2pipe-clean-") as work:
-            try:
-                fn(work)
-                print(f"ok {name}")
-            except AssertionError as e:
-                failed += 1
-                print(f"FAIL {name}: {e}")
-    print(f"clean behaviour: {len(CHECKS) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+    return run_checks("clean behaviour")
 
 
 if __name__ == "__main__":

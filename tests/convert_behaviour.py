@@ -11,10 +11,10 @@ import shutil
 import stat
 import subprocess
 import sys
-import tempfile
+
+from checks import check, copy_fixtures, run_checks
 
 BINARY = FIXTURES = None
-CHECKS = []
 
 
 def nb2pipe(args, cwd, env=None):
@@ -35,17 +35,7 @@ def tree(root):
 
 
 def workdir(*fixtures):
-    work = tempfile.mkdtemp(prefix="nb2pipe-behaviour-")
-    for name in fixtures:
-        shutil.copy(os.path.join(FIXTURES, name), work)
-    return work
-
-
-def check(name):
-    def register(fn):
-        CHECKS.append((name, fn))
-        return fn
-    return register
+    return copy_fixtures(FIXTURES, *fixtures)
 
 
 def edit_cell(path, cell_id, new_source):
@@ -215,17 +205,7 @@ def _():
 def main():
     global BINARY, FIXTURES
     BINARY, FIXTURES = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-    failed = 0
-    for name, fn in CHECKS:
-        try:
-            fn()
-            print(f"ok {name}")
-        except AssertionError as e:
-            failed += 1
-            print(f"FAIL {name}: {e}")
-        sys.stdout.flush()
-    print(f"convert behaviour: {len(CHECKS) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+    return run_checks("convert behaviour")
 
 
 if __name__ == "__main__":

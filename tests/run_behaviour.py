@@ -9,7 +9,6 @@ and end times the steps themselves saved. Prints one line per check and a summar
 """
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -17,15 +16,9 @@ import sys
 import tempfile
 import time
 
+from checks import check, copy_fixtures, run_checks
+
 BINARY = FIXTURES = None
-CHECKS = []
-
-
-def check(name):
-    def register(fn):
-        CHECKS.append((name, fn))
-        return fn
-    return register
 
 
 def nb2pipe(args, cwd, **kwargs):
@@ -40,10 +33,7 @@ def ok(r):
 
 
 def workdir(*fixtures):
-    work = tempfile.mkdtemp(prefix="nb2pipe-run-")
-    for name in fixtures:
-        shutil.copy(os.path.join(FIXTURES, name), work)
-    return work
+    return copy_fixtures(FIXTURES, *fixtures)
 
 
 def notebook(cells):
@@ -411,21 +401,7 @@ def _():
 def main():
     global BINARY, FIXTURES
     BINARY, FIXTURES = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-    only = sys.argv[3] if len(sys.argv) > 3 else ""
-    failed = ran = 0
-    for name, fn in CHECKS:
-        if only not in name:
-            continue
-        ran += 1
-        try:
-            fn()
-            print(f"ok {name}")
-        except Exception as e:  # an unexpected error fails the check, not the suite
-            failed += 1
-            print(f"FAIL {name}: {type(e).__name__}: {e}")
-        sys.stdout.flush()
-    print(f"run behaviour: {ran - failed} passed, {failed} failed")
-    return 1 if failed or not ran else 0
+    return run_checks("run behaviour", only=sys.argv[3] if len(sys.argv) > 3 else "")
 
 
 if __name__ == "__main__":
