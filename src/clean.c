@@ -107,13 +107,39 @@ static int keep_cell_output(json_t *cell, bool keep, bool *result)
     return 0;
 }
 
+/* Whether outputs are kept unless a cell says otherwise: --keep-output, or the
+ * notebook's keep_output metadata. */
+static bool notebook_keeps_output(json_t *root, const nb_clean_opts *opts)
+{
+    json_t *meta = json_object_get(root, "metadata");
+    if (opts && opts->keep_output)
+        return true;
+    return json_object_get(meta, "keep_output") && truthy(json_object_get(meta, "keep_output"));
+}
+
+void nb_clean_restore_outputs(nb_notebook *nb, const char *data, const nb_clean_opts *opts)
+{
+    if (nb->nelided == 0)
+        return;
+    bool keep_output = notebook_keeps_output(nb->json, opts);
+    size_t i;
+    json_t *cell;
+    json_array_foreach(json_object_get(nb->json, "cells"), i, cell) {
+        bool keep;
+        /* a contradiction is reported by nb_clean_strip; keep the outputs until then */
+        if (keep_cell_output(cell, keep_output, &keep) != 0)
+            keep = true;
+        json_t *outputs = keep ? nb_notebook_elided_outputs(nb, data, i) : NULL;
+        if (outputs)
+            json_object_set_new(cell, "outputs", outputs);
+    }
+}
+
 int nb_clean_strip(json_t *root, const nb_clean_opts *opts, const char *path, nb_diags *diags)
 {
-    bool keep_output = opts && opts->keep_output;
+    bool keep_output = notebook_keeps_output(root, opts);
     bool keep_count = opts && opts->keep_count;
     json_t *meta = json_object_get(root, "metadata");
-    if (!keep_output && json_object_get(meta, "keep_output"))
-        keep_output = truthy(json_object_get(meta, "keep_output"));
     drop_keys(meta, "metadata.", opts);
     size_t i;
     json_t *cell;

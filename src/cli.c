@@ -820,6 +820,8 @@ static int clean_one(cli *c, const clean_cli *o, const char *path)
     }
     nb_read_opts read = o->read;
     read.keep_json = true;
+    /* outputs that will be stripped need not be parsed: most of a notebook's bytes */
+    read.elide_outputs = !o->strip.keep_output;
     nb_notebook *nb = nb_notebook_read_mem(path, original.data, original.len, &read, &c->diags);
     if (!nb)
         goto done;
@@ -831,6 +833,7 @@ static int clean_one(cli *c, const clean_cli *o, const char *path)
         nb_notebook_free(nb);
         goto done;
     }
+    nb_clean_restore_outputs(nb, original.data, &o->strip);
     nb_notebook_normalize(nb->json);
     if (nb_clean_strip(nb->json, &o->strip, path, &c->diags) != 0) {
         nb_notebook_free(nb);

@@ -1,6 +1,7 @@
 #include "nb2pipe/notebook.h"
 
 #include "nb2pipe/buf.h"
+#include "nb2pipe/elide.h"
 #include "nb2pipe/text.h"
 
 #include <ctype.h>
@@ -88,6 +89,43 @@ static json_t *parse_json(reader *r, const char *data, size_t len)
                                  : "");
     nb_diag_set_source(d, data, len);
     return NULL;
+}
+
+/* Parses DATA with the cells' outputs cut out (elide.h): most of a big notebook's bytes
+ * are outputs, which the reader never looks at. NULL when the text is not one that can be
+ * cut safely, or does not parse: the caller then parses DATA as it is, which reports any
+ * error with its exact place. With KEEP, NB records where the outputs were, OFFSET
+ * bytes on from DATA (past a byte order mark) in the text nb_notebook_read_mem got. */
+static json_t *parse_elided(nb_notebook *nb, const char *data, size_t len, bool keep,
+                            size_t offset)
+{
+    nb_elided cut;
+    if (!nb_elide_outputs(data, len, &cut))
+        return NULL;
+    json_error_t err;
+    json_t *root = json_loadb(cut.text, cut.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+    if (root && keep) {
+        for (size_t i = 0; i < cut.ncells; i++) {
+            cut.start[i] += offset;
+            cut.end[i] += offset;
+        }
+        nb->elided_start = cut.start;
+        nb->elided_end = cut.end;
+        nb->nelided = cut.ncells;
+        cut.start = cut.end = NULL;
+    }
+    nb_elided_release(&cut);
+    return root;
+}
+
+json_t *nb_notebook_elided_outputs(const nb_notebook *nb, const char *data, size_t index)
+{
+    if (index >= nb->nelided || nb->elided_end[index] <= nb->elided_start[index])
+        return NULL;
+    json_error_t err;
+    /* nb_elide_outputs checked that this parses */
+    return json_loadb(data + nb->elided_start[index],
+                      nb->elided_end[index] - nb->elided_start[index], JSON_ALLOW_NUL, &err);
 }
 
 /* Joins a nbformat multiline string (a string or a list of strings) into the pool,
@@ -440,6 +478,7 @@ nb_notebook *nb_notebook_read_mem(const char *path, const char *data, size_t len
                     "notebook is %zu bytes, over the limit of %zu (see --max-size)", len, limit);
         goto fail;
     }
+    const char *given = data; /* elided outputs are found from here */
     /* jansson and Python both skip nothing before the JSON; Windows editors may add a
      * UTF-8 byte order mark, which Jupyter tolerates, so we do too */
     if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
@@ -448,11 +487,16 @@ nb_notebook *nb_notebook_read_mem(const char *path, const char *data, size_t len
     }
     if (!check_bytes(&r, data, len))
         goto fail;
-    json_t *root = parse_json(&r, data, len);
+    bool keep_json = opts && opts->keep_json;
+    json_t *root = NULL;
+    if (!keep_json || opts->elide_outputs)
+        root = parse_elided(nb, data, len, keep_json, (size_t)(data - given));
+    if (!root)
+        root = parse_json(&r, data, len);
     if (!root)
         goto fail;
     bool ok = read_model(&r, root);
-    if (ok && opts && opts->keep_json)
+    if (ok && keep_json)
         nb->json = root;
     else
         json_decref(root);
@@ -489,6 +533,8 @@ void nb_notebook_free(nb_notebook *nb)
     if (!nb)
         return;
     json_decref(nb->json);
+    free(nb->elided_start);
+    free(nb->elided_end);
     nb_pool_release(&nb->pool);
     free(nb);
 }

@@ -76,11 +76,18 @@ static void float_repr(double x, nb_buf *out)
 
 /* ---- json.dumps ---------------------------------------------------------------------- */
 
+/* json.dumps(ensure_ascii=False) of a string. Runs of bytes that need no escape are
+ * copied at once: most of a notebook's text is such runs. */
 static void write_string(nb_buf *out, const char *s, size_t len)
 {
     nb_buf_putc(out, '"');
+    size_t plain = 0; /* s[plain..i) is waiting to be copied */
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        nb_buf_add(out, s + plain, i - plain);
+        plain = i + 1;
         switch (c) {
         case '"': nb_buf_puts(out, "\\\""); break;
         case '\\': nb_buf_puts(out, "\\\\"); break;
@@ -90,12 +97,10 @@ static void write_string(nb_buf *out, const char *s, size_t len)
         case '\b': nb_buf_puts(out, "\\b"); break;
         case '\f': nb_buf_puts(out, "\\f"); break;
         default:
-            if (c < 0x20)
-                nb_buf_printf(out, "\\u%04x", c);
-            else
-                nb_buf_putc(out, (char)c);
+            nb_buf_printf(out, "\\u%04x", c);
         }
     }
+    nb_buf_add(out, s + plain, len - plain);
     nb_buf_putc(out, '"');
 }
 

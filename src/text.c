@@ -1,5 +1,6 @@
 #include "nb2pipe/text.h"
 
+#include <stdint.h>
 #include <string.h>
 
 size_t nb_utf8_sequence(const char *str, size_t len)
@@ -34,6 +35,12 @@ size_t nb_utf8_check(const char *s, size_t len)
 {
     size_t i = 0;
     while (i < len) {
+        /* eight ASCII bytes at a time: notebooks are mostly ASCII (base64 images) */
+        uint64_t word;
+        if (len - i >= 8 && (memcpy(&word, s + i, 8), (word & 0x8080808080808080u) == 0)) {
+            i += 8;
+            continue;
+        }
         if ((unsigned char)s[i] < 0x80) {
             i++;
             continue;

@@ -5,6 +5,7 @@
 
 #include "nb2pipe/buf.h"
 #include "nb2pipe/diag.h"
+#include "nb2pipe/notebook.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -26,6 +27,12 @@ typedef struct nb_clean_opts {
  * whose keep_output metadata contradicts its tags, as nbstripout refuses) in DIAGS
  * against PATH. OPTS may be NULL. */
 int nb_clean_strip(json_t *root, const nb_clean_opts *opts, const char *path, nb_diags *diags);
+
+/* Puts back the outputs that reading NB cut out (nb_read_opts.elide_outputs) for every
+ * cell whose outputs nb_clean_strip with OPTS keeps; DATA is the text NB was read from.
+ * Call it before nb_notebook_normalize. The other cells keep [], as stripping leaves
+ * them anyway. */
+void nb_clean_restore_outputs(nb_notebook *nb, const char *data, const nb_clean_opts *opts);
 
 /* Checks a --keep-metadata/--drop-metadata path: "metadata.X" or "cell.metadata.X". */
 bool nb_clean_valid_key(const char *key);

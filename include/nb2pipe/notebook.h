@@ -30,6 +30,11 @@ typedef struct nb_notebook {
     nb_cell *cells;
     size_t ncells;
     json_t *json; /* the parsed document; only kept when asked for (clean needs it) */
+    /* with nb_read_opts.elide_outputs: per cell of json's "cells", the byte span of the
+     * outputs array that was cut from the text before parsing (json holds [] there);
+     * start == end when nothing was cut. NULL when nothing was. */
+    size_t *elided_start, *elided_end;
+    size_t nelided;
     nb_pool pool; /* everything above lives here */
 } nb_notebook;
 
@@ -38,6 +43,10 @@ enum { NB_DEFAULT_MAX_BYTES = 256 * 1024 * 1024 };
 typedef struct nb_read_opts {
     size_t max_bytes; /* larger files are refused; 0 means NB_DEFAULT_MAX_BYTES */
     bool keep_json;   /* keep the parsed JSON in nb_notebook.json */
+    /* with keep_json: cut the cells' outputs from the text before parsing it (elide.h),
+     * when that is safe; nb_notebook_elided_outputs gives them back. Without keep_json
+     * outputs are always cut: nothing looks at them. */
+    bool elide_outputs;
 } nb_read_opts;
 
 /* Reads the notebook at PATH. Returns NULL after recording an error in DIAGS when the
@@ -49,6 +58,11 @@ nb_notebook *nb_notebook_read_file(const char *path, const nb_read_opts *opts, n
 /* Same, from LEN bytes at DATA; PATH only names the notebook in messages. */
 nb_notebook *nb_notebook_read_mem(const char *path, const char *data, size_t len,
                                   const nb_read_opts *opts, nb_diags *diags);
+
+/* The outputs of cell INDEX (0-based, in json's "cells") that were cut before parsing,
+ * parsed now from DATA, the text NB was read from (it must still be there); NULL when
+ * that cell's outputs were not cut. */
+json_t *nb_notebook_elided_outputs(const nb_notebook *nb, const char *data, size_t index);
 
 void nb_notebook_free(nb_notebook *nb);
 

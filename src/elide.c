@@ -1,0 +1,359 @@
+#include "nb2pipe/elide.h"
+
+#include "nb2pipe/alloc.h"
+#include "nb2pipe/buf.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A strict JSON skimmer. It accepts only what jansson (with the reader's flags) is sure
+ * to accept, so that a notebook it skims parses the same once its outputs are cut;
+ * anything doubtful makes it give up, and the reader parses the whole text as before. */
+
+enum { MAX_DEPTH = 512 };  /* jansson allows 2048; deeper outputs are parsed in full */
+
+typedef enum role { OTHER, ROOT, CELLS, CELL } role;
+
+typedef struct skim {
+    const char *base, *p, *end;
+    nb_buf out;     /* the elided text so far */
+    size_t copied;  /* bytes of the original up to here are in OUT (or cut) */
+    size_t *start, *stop, ncells, cap;
+    bool cells_seen;
+} skim;
+
+/* Bytes that end the fast run through a string: quote, backslash, control characters. */
+static unsigned char string_stop[256];
+
+static void init_tables(void)
+{
+    if (string_stop['"'])
+        return;
+    for (int c = 0; c < 0x20; c++)
+        string_stop[c] = 1;
+    string_stop['"'] = 1;
+    string_stop['\\'] = 1;
+}
+
+static void skip_ws(skim *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
+        s->p++;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The code unit of a \uXXXX escape at P (pointing at the backslash), or -1. */
+static long unicode_escape(const skim *s, const char *p)
+{
+    if (s->end - p < 6 || p[0] != '\\' || p[1] != 'u')
+        return -1;
+    long v = 0;
+    for (int i = 2; i < 6; i++) {
+        int h = hex_value(p[i]);
+        if (h < 0)
+            return -1;
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+/* One escape sequence at s->p (the backslash). Surrogates must come in pairs, and a
+ * key may not hold \u0000: jansson refuses both. */
+static bool skip_escape(skim *s, bool key)
+{
+    if (s->end - s->p < 2)
+        return false;
+    if (strchr("\"\\/bfnrt", s->p[1]) && s->p[1] != '\0') {
+        s->p += 2;
+        return true;
+    }
+    long v = unicode_escape(s, s->p);
+    if (v < 0 || (v == 0 && key) || (v >= 0xDC00 && v <= 0xDFFF))
+        return false;
+    s->p += 6;
+    if (v >= 0xD800 && v <= 0xDBFF) {
+        long low = unicode_escape(s, s->p);
+        if (low < 0xDC00 || low > 0xDFFF)
+            return false;
+        s->p += 6;
+    }
+    return true;
+}
+
+/* Whether the eight bytes at P may hold a quote, a backslash or a control character
+ * (the classic "has a zero byte" bit trick: it never misses one, and a false alarm only
+ * sends the caller to its byte loop). */
+static bool stop_in_word(const unsigned char *p)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t w;
+    memcpy(&w, p, 8);
+    uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
+    uint64_t found = ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) |
+                     ((w - ones * 0x20) & ~w);
+    return (found & highs) != 0;
+}
+
+/* A string at s->p (the opening quote). *ESCAPED tells whether it held a backslash. */
+static bool skip_string(skim *s, bool key, bool *escaped)
+{
+    const unsigned char *p = (const unsigned char *)s->p + 1;
+    const unsigned char *end = (const unsigned char *)s->end;
+    *escaped = false;
+    for (;;) {
+        while (end - p >= 8 && !stop_in_word(p))
+            p += 8;
+        while (p < end && !string_stop[*p])
+            p++;
+        if (p == end || *p < 0x20)
+            return false;
+        if (*p == '"') {
+            s->p = (const char *)p + 1;
+            return true;
+        }
+        *escaped = true;
+        s->p = (const char *)p;
+        if (!skip_escape(s, key))
+            return false;
+        p = (const unsigned char *)s->p;
+    }
+}
+
+static size_t skip_digits(skim *s)
+{
+    const char *start = s->p;
+    while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+        s->p++;
+    return (size_t)(s->p - start);
+}
+
+/* A number, refused when jansson could find it out of range: integers of more than 18
+ * digits (jansson's json_int_t is 64 bits), reals with exponents of 3 digits or long
+ * mantissas. */
+static bool skip_number(skim *s)
+{
+    const char *start = s->p;
+    if (*s->p == '-')
+        s->p++;
+    if (s->p < s->end && *s->p == '0') {
+        s->p++;
+        if (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+            return false;
+    } else if (skip_digits(s) == 0) {
+        return false;
+    }
+    bool real = false;
+    if (s->p < s->end && *s->p == '.') {
+        s->p++;
+        real = true;
+        if (skip_digits(s) == 0)
+            return false;
+    }
+    if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+        s->p++;
+        real = true;
+        if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+            s->p++;
+        size_t n = skip_digits(s);
+        if (n == 0 || n > 2)
+            return false;
+    }
+    size_t len = (size_t)(s->p - start);
+    return real ? len <= 40 : len <= 18;
+}
+
+static bool skip_literal(skim *s, const char *word)
+{
+    size_t n = strlen(word);
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0)
+        return false;
+    s->p += n;
+    return true;
+}
+
+static bool skim_value(skim *s, int depth, role r);
+
+/* Records that the cell being read has its outputs from START to s->p, cut out. */
+static void cut(skim *s, size_t start)
+{
+    size_t stop = (size_t)(s->p - s->base);
+    nb_buf_add(&s->out, s->base + s->copied, start - s->copied);
+    nb_buf_add(&s->out, "[]", 2);
+    s->copied = stop;
+    s->start[s->ncells - 1] = start;
+    s->stop[s->ncells - 1] = stop;
+}
+
+/* The value of KEY (raw, LEN bytes) in an object of role R. */
+static bool skim_member(skim *s, int depth, role r, const char *key, size_t len, bool *outputs_seen)
+{
+    if (r == ROOT && len == 5 && memcmp(key, "cells", 5) == 0) {
+        if (s->cells_seen)
+            return false; /* which one jansson keeps is not ours to guess */
+        s->cells_seen = true;
+        return skim_value(s, depth, CELLS);
+    }
+    if (r == CELL && len == 7 && memcmp(key, "outputs", 7) == 0) {
+        if (*outputs_seen)
+            return false;
+        *outputs_seen = true;
+        if (s->p < s->end && *s->p == '[') {
+            size_t start = (size_t)(s->p - s->base);
+            if (!skim_value(s, depth, OTHER))
+                return false;
+            if ((size_t)(s->p - s->base) - start > 2)
+                cut(s, start);
+            return true;
+        }
+    }
+    return skim_value(s, depth, OTHER);
+}
+
+static bool skim_object(skim *s, int depth, role r)
+{
+    bool outputs_seen = false;
+    s->p++;
+    skip_ws(s);
+    if (s->p < s->end && *s->p == '}') {
+        s->p++;
+        return true;
+    }
+    for (;;) {
+        if (s->p == s->end || *s->p != '"')
+            return false;
+        const char *key = s->p + 1;
+        bool escaped;
+        if (!skip_string(s, true, &escaped))
+            return false;
+        /* "cells" or "outputs" spelt with escapes would dodge the checks above */
+        if (escaped && r != OTHER)
+            return false;
+        size_t len = (size_t)(s->p - 1 - key);
+        skip_ws(s);
+        if (s->p == s->end || *s->p != ':')
+            return false;
+        s->p++;
+        skip_ws(s);
+        if (!skim_member(s, depth, r, key, len, &outputs_seen))
+            return false;
+        skip_ws(s);
+        if (s->p == s->end)
+            return false;
+        if (*s->p == '}') {
+            s->p++;
+            return true;
+        }
+        if (*s->p != ',')
+            return false;
+        s->p++;
+        skip_ws(s);
+    }
+}
+
+static void add_cell(skim *s)
+{
+    if (s->ncells == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 64;
+        s->start = nb_xrealloc(s->start, s->cap * sizeof *s->start);
+        s->stop = nb_xrealloc(s->stop, s->cap * sizeof *s->stop);
+    }
+    s->start[s->ncells] = s->stop[s->ncells] = 0;
+    s->ncells++;
+}
+
+static bool skim_array(skim *s, int depth, role r)
+{
+    s->p++;
+    skip_ws(s);
+    if (s->p < s->end && *s->p == ']') {
+        s->p++;
+        return true;
+    }
+    for (;;) {
+        if (r == CELLS)
+            add_cell(s);
+        if (!skim_value(s, depth, r == CELLS ? CELL : OTHER))
+            return false;
+        skip_ws(s);
+        if (s->p == s->end)
+            return false;
+        if (*s->p == ']') {
+            s->p++;
+            return true;
+        }
+        if (*s->p != ',')
+            return false;
+        s->p++;
+        skip_ws(s);
+    }
+}
+
+/* One value at s->p (no whitespace before it). R is what the value would be in a
+ * notebook; a value of another type than R expects is skimmed as OTHER. */
+static bool skim_value(skim *s, int depth, role r)
+{
+    if (depth > MAX_DEPTH || s->p == s->end)
+        return false;
+    bool escaped;
+    switch (*s->p) {
+    case '{': return skim_object(s, depth + 1, r == CELLS ? OTHER : r);
+    case '[': return skim_array(s, depth + 1, r == CELLS ? CELLS : OTHER);
+    case '"': return skip_string(s, false, &escaped);
+    case 't': return skip_literal(s, "true");
+    case 'f': return skip_literal(s, "false");
+    case 'n': return skip_literal(s, "null");
+    default:
+        if (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))
+            return skip_number(s);
+        return false;
+    }
+}
+
+static void release(skim *s)
+{
+    nb_buf_release(&s->out);
+    free(s->start);
+    free(s->stop);
+}
+
+bool nb_elide_outputs(const char *data, size_t len, nb_elided *out)
+{
+    init_tables();
+    memset(out, 0, sizeof *out);
+    skim s = { .base = data, .p = data, .end = data + len, .out = NB_BUF_INIT };
+    skip_ws(&s);
+    bool ok = s.p < s.end && *s.p == '{' && skim_value(&s, 0, ROOT);
+    skip_ws(&s);
+    bool cut_any = false;
+    for (size_t i = 0; i < s.ncells; i++)
+        cut_any |= s.stop[i] > s.start[i];
+    if (!ok || s.p != s.end || !cut_any) {
+        release(&s);
+        return false;
+    }
+    nb_buf_add(&s.out, data + s.copied, len - s.copied);
+    out->text = nb_buf_detach(&s.out, &out->len);
+    out->start = s.start;
+    out->end = s.stop;
+    out->ncells = s.ncells;
+    return true;
+}
+
+void nb_elided_release(nb_elided *e)
+{
+    free(e->text);
+    free(e->start);
+    free(e->end);
+    memset(e, 0, sizeof *e);
+}
