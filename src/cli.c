@@ -6,6 +6,7 @@
 #include "nb2pipe/buf.h"
 #include "nb2pipe/clean.h"
 #include "nb2pipe/config.h"
+#include "nb2pipe/convert.h"
 #include "nb2pipe/dataflow.h"
 #include "nb2pipe/diag.h"
 #include "nb2pipe/dump.h"
@@ -338,55 +339,13 @@ static char *regenerate_command(const convert_opts *o, const char *notebook_dir,
     return nb_buf_detach(&cmd, NULL);
 }
 
-/* Notebook -> analysis -> steps -> IR. NULL after errors in C->diags. */
-static nb_pipeline *build_pipeline(cli *c, const convert_opts *o, const nb_notebook *nb,
-                                   const char *regenerate)
+/* The library's conversion options (convert.h) for O. */
+static nb_convert_opts library_opts(const convert_opts *o, const char *notebook_dir,
+                                    const char *regenerate)
 {
-    nb_analysis *an = nb_analysis_scan(nb, &c->diags);
-    nb_segmentation seg;
-    nb_segment_roles(an, &seg, &c->diags);
-    bool *exclude = nb_xcalloc(an->ncells + 1, sizeof *exclude);
-    for (size_t i = 0; i < an->ncells; i++)
-        exclude[i] = seg.roles[i] == NB_ROLE_SKIP;
-    nb_analysis_opts an_opts = { .allow_undefined = o->allow, .nallow_undefined = o->nallow,
-                                 .exclude = exclude };
-    nb_analysis_resolve(an, &an_opts, &c->diags);
-    nb_pipeline *p = NULL;
-    char *notebook_dir = dir_of(o->notebook);
-    const char *base = strrchr(nb->path, '/') ? strrchr(nb->path, '/') + 1 : nb->path;
-    nb_buf name = NB_BUF_INIT;
-    const char *dot = strrchr(base, '.');
-    nb_step_name(base, dot ? (size_t)(dot - base) : strlen(base), &name);
-    if (nb_segment_steps(an, o->split, name.data, &seg, &c->diags) == 0 && c->diags.errors == 0) {
-        nb_dataflow_opts df = { .notebook_dir = notebook_dir, .regenerate = regenerate };
-        p = nb_dataflow_build(an, &seg, &df, &c->diags);
-    }
-    if (p && c->diags.errors) {
-        nb_pipeline_free(p);
-        p = NULL;
-    }
-    const char *broken = p ? nb_pipeline_check(p) : NULL;
-    if (broken) {
-        nb_diag_add(&c->diags, NB_ERROR, "internal", (nb_loc){ .file = nb->path },
-                    "nb2pipe built an inconsistent pipeline (%s); please report this", broken);
-        nb_pipeline_free(p);
-        p = NULL;
-    }
-    nb_buf_release(&name);
-    free(notebook_dir);
-    free(exclude);
-    nb_segmentation_release(&seg);
-    nb_analysis_free(an);
-    return p;
-}
-
-static int emit_all(cli *c, const convert_opts *o, const nb_pipeline *p, const nb_emit_opts *eo,
-                    nb_fileset *fs)
-{
-    for (size_t t = 0; nb_targets[t].name; t++)
-        if ((nb_targets[t].always || o->targets[t]) && nb_targets[t].emit(p, eo, fs, &c->diags) != 0)
-            return -1;
-    return nb_emit_manifest(p, eo, fs, &c->diags);
+    return (nb_convert_opts){ .split = o->split, .allow = o->allow, .nallow = o->nallow,
+                              .targets = o->targets, .notebook_dir = notebook_dir,
+                              .regenerate = regenerate };
 }
 
 static int run_convert(cli *c, convert_opts *o)
@@ -400,7 +359,8 @@ static int run_convert(cli *c, convert_opts *o)
     char *notebook_dir = dir_of(o->notebook);
     char *regenerate = regenerate_command(o, notebook_dir, default_out);
     int status = NB_EXIT_BAD;
-    nb_pipeline *p = build_pipeline(c, o, nb, regenerate);
+    nb_convert_opts co = library_opts(o, notebook_dir, regenerate);
+    nb_pipeline *p = nb_convert_pipeline(nb, &co, &c->diags);
     if (p) {
         char *workdir = nb_path_relative(output, notebook_dir);
         char *notebook_rel = nb_path_relative(output, o->notebook);
@@ -412,9 +372,7 @@ static int run_convert(cli *c, convert_opts *o)
         nb_fileset fs;
         nb_fileset_init(&fs);
         nb_buf changed = NB_BUF_INIT;
-        if (emit_all(c, o, p, &eo, &fs) == 0) {
-            nb_fileset_sort(&fs);
-            nb_fileset_seal(&fs);
+        if (nb_convert_emit(p, &co, &eo, &fs, &c->diags) == 0) {
             nb_write_opts wo = { .force = o->force, .check = o->check };
             int rc = nb_fileset_write(&fs, output, &wo, &changed, &c->diags);
             for (const char *line = changed.data; *line; line = strchr(line, '\n') + 1)
