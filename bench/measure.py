@@ -104,6 +104,15 @@ def measure(all_tools, nb, size, args):
     return results
 
 
+def same_clean_output(bindir, nb):
+    """Whether `nb2pipe clean --stdout` and the nbformat stripping give the same bytes."""
+    ours = subprocess.run([os.path.join(bindir, "nb2pipe"), "clean", "--stdout", nb],
+                          capture_output=True).stdout
+    theirs = subprocess.run([PYTHON, os.path.join(HERE, "strip_nbformat.py"), nb],
+                            capture_output=True).stdout
+    return ours == theirs and len(ours) > 0
+
+
 def callgrind(tool, nb, scratch):
     """Instructions executed (callgrind's Ir total) for one run of TOOL on NB."""
     if tool.outdir:
@@ -177,7 +186,7 @@ def report(sizes, data, all_tools, results, files, args, started, grind):
     add("")
     has_nbconvert = any(n.startswith("nbconvert") for n in names)
     head = ["cells", "analyze / floor", "convert / floor", "convert all / floor",
-            "clean / floor", "nbformat strip / clean"]
+            "clean / floor", "nbformat strip / clean", "clean output = nbformat's"]
     if has_nbconvert:
         head.append("nbconvert / convert")
     add("| " + " | ".join(head) + " |")
@@ -188,7 +197,8 @@ def report(sizes, data, all_tools, results, files, args, started, grind):
                "%.2f" % (t["convert"] / t["floor"]),
                "%.2f" % (t["convert --target all"] / t["floor"]),
                "%.2f" % (t["clean --stdout"] / t["floor"]),
-               "%.1f" % (t["nbformat strip (python)"] / t["clean --stdout"])]
+               "%.1f" % (t["nbformat strip (python)"] / t["clean --stdout"]),
+               "yes" if results[size]["same clean"] else "**no**"]
         if has_nbconvert:
             row.append("%.1f" % (t["nbconvert --to script (python)"] / t["convert"]))
         add("| " + " | ".join(row) + " |")
@@ -246,6 +256,7 @@ def main():
         files[size] = os.path.getsize(nb)
         t0 = time.perf_counter()
         results[size] = measure(all_tools, nb, size, args)
+        results[size]["same clean"] = same_clean_output(args.bin, nb)
         print("%6d cells (%5.1f MB): measured in %.0f s" % (size, files[size] / 1048576,
                                                           time.perf_counter() - t0), file=sys.stderr)
     grind = None

@@ -1001,6 +1001,10 @@ static bool translate_ipython_line(cell_ctx *cc, span line, int line_no)
         { SHAPE_SHELL_CAPTURE, "!!" }, { SHAPE_SHELL, "!" },      { SHAPE_LINE_MAGIC, "%" },
     };
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        /* every shape needs its sigil in the line; most lines are plain Python, and a
+         * regular expression match costs far more than looking for one character */
+        if (!memchr(line.s, order[i].sigil[0], line.len))
+            continue;
         line_ctx c = { .m = cc->m, .res = cc->res, .line = line, .line_no = line_no,
                        .sigil = order[i].sigil };
         if (!match(cc->m->shapes[order[i].shape], line.s, line.len, &c.parts))
