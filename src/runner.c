@@ -118,7 +118,8 @@ static const char *collect_outputs(runner *r, size_t i, nb_output_record **out, 
         struct stat st;
         if (stat(path.data, &st) != 0 || nb_hash_file(path.data, items[k].hash) != 0)
             missing = items[k].path;
-        items[k].size = (long long)st.st_size;
+        else
+            items[k].size = (long long)st.st_size;
         free(relative);
     }
     nb_buf_release(&path);
