@@ -1,3 +1,5 @@
+#define _DEFAULT_SOURCE /* MAP_POPULATE */
+
 #include "nb2pipe/buf.h"
 
 #include "nb2pipe/alloc.h"
@@ -8,8 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#ifndef MAP_POPULATE
+#define MAP_POPULATE 0
+#endif
 
 char nb_buf_empty[1];
 
@@ -172,4 +179,43 @@ int nb_buf_read_file(nb_buf *b, const char *path, size_t max_bytes)
     }
     close(fd);
     return 0;
+}
+
+int nb_file_view_open(nb_file_view *v, const char *path, size_t max_bytes)
+{
+    memset(v, 0, sizeof *v);
+    nb_buf_init(&v->buf);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    long page = sysconf(_SC_PAGESIZE);
+    /* a mapping ends in zeros up to its page's end, which gives the '\0' after the
+     * last byte; a file that fills its last page is read instead */
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && page > 0 &&
+        (uintmax_t)st.st_size <= max_bytes && st.st_size % page != 0) {
+        void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+        if (map != MAP_FAILED) {
+            close(fd);
+            v->data = map;
+            v->len = (size_t)st.st_size;
+            v->mapped = v->len;
+            return 0;
+        }
+    }
+    close(fd);
+    if (nb_buf_read_file(&v->buf, path, max_bytes) != 0)
+        return -1;
+    v->data = v->buf.data;
+    v->len = v->buf.len;
+    return 0;
+}
+
+void nb_file_view_release(nb_file_view *v)
+{
+    if (v->mapped)
+        munmap((void *)(uintptr_t)v->data, v->mapped);
+    nb_buf_release(&v->buf);
+    memset(v, 0, sizeof *v);
+    nb_buf_init(&v->buf);
 }

@@ -768,10 +768,11 @@ typedef struct clean_cli {
 /* Cleans one notebook; returns its exit status. */
 static int clean_one(cli *c, const clean_cli *o, const char *path)
 {
-    nb_buf original = NB_BUF_INIT, cleaned = NB_BUF_INIT;
+    nb_buf cleaned = NB_BUF_INIT;
+    nb_file_view original; /* mapped: a big notebook costs no copy */
     size_t limit = o->read.max_bytes ? o->read.max_bytes : NB_DEFAULT_MAX_BYTES;
     int status = NB_EXIT_BAD;
-    if (nb_buf_read_file(&original, path, limit + 1) != 0) {
+    if (nb_file_view_open(&original, path, limit + 1) != 0) {
         nb_diag_add(&c->diags, NB_ERROR, errno == EFBIG ? "too-large" : "io-error",
                     (nb_loc){ .file = path }, "cannot read notebook: %s", strerror(errno));
         goto done;
@@ -802,7 +803,7 @@ static int clean_one(cli *c, const clean_cli *o, const char *path)
     if (o->to_stdout) {
         write_all(stdout, &cleaned);
         status = NB_EXIT_OK;
-    } else if (nb_buf_equals(&original, cleaned.data, cleaned.len)) {
+    } else if (original.len == cleaned.len && memcmp(original.data, cleaned.data, cleaned.len) == 0) {
         status = NB_EXIT_OK; /* already clean: not touched, mtime and all */
     } else if (o->check) {
         printf("%s\n", path);
@@ -812,7 +813,7 @@ static int clean_one(cli *c, const clean_cli *o, const char *path)
         status = NB_EXIT_OK;
     }
 done:
-    nb_buf_release(&original);
+    nb_file_view_release(&original);
     nb_buf_release(&cleaned);
     return status;
 }

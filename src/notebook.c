@@ -102,8 +102,7 @@ static json_t *parse_elided(nb_notebook *nb, const char *data, size_t len, bool 
     nb_elided cut;
     if (!nb_elide_outputs(data, len, &cut))
         return NULL;
-    json_error_t err;
-    json_t *root = json_loadb(cut.text, cut.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+    json_t *root = nb_elided_parse(&cut);
     if (root && keep) {
         for (size_t i = 0; i < cut.ncells; i++) {
             cut.start[i] += offset;
@@ -510,9 +509,9 @@ fail:
 nb_notebook *nb_notebook_read_file(const char *path, const nb_read_opts *opts, nb_diags *diags)
 {
     size_t limit = opts && opts->max_bytes ? opts->max_bytes : NB_DEFAULT_MAX_BYTES;
-    nb_buf data = NB_BUF_INIT;
+    nb_file_view data;
     /* read one byte past the limit so that read_mem reports the size */
-    if (nb_buf_read_file(&data, path, limit + 1) != 0) {
+    if (nb_file_view_open(&data, path, limit + 1) != 0) {
         nb_loc loc = { .file = path };
         if (errno == EFBIG)
             nb_diag_add(diags, NB_ERROR, "too-large", loc,
@@ -520,11 +519,11 @@ nb_notebook *nb_notebook_read_file(const char *path, const nb_read_opts *opts, n
         else
             nb_diag_add(diags, NB_ERROR, "io-error", loc, "cannot read notebook: %s",
                         strerror(errno));
-        nb_buf_release(&data);
+        nb_file_view_release(&data);
         return NULL;
     }
     nb_notebook *nb = nb_notebook_read_mem(path, data.data, data.len, opts, diags);
-    nb_buf_release(&data);
+    nb_file_view_release(&data);
     return nb;
 }
 

@@ -45,4 +45,19 @@ bool nb_buf_equals(const nb_buf *b, const char *data, size_t len);
  * errno set; a file larger than MAX_BYTES fails with errno EFBIG. */
 int nb_buf_read_file(nb_buf *b, const char *path, size_t max_bytes);
 
+/* A whole file to read, not change: a regular file is mapped (its pages come from the
+ * page cache with no copy and no page faults one by one, which is most of the cost of
+ * reading a big notebook), anything else is read into BUF. DATA[LEN] is '\0'. */
+typedef struct nb_file_view {
+    const char *data;
+    size_t len;
+    size_t mapped; /* bytes mapped, or 0 when DATA is BUF's */
+    nb_buf buf;
+} nb_file_view;
+
+/* As nb_buf_read_file: 0, or -1 with errno set (EFBIG over MAX_BYTES). Release V with
+ * nb_file_view_release even after a failure. */
+int nb_file_view_open(nb_file_view *v, const char *path, size_t max_bytes);
+void nb_file_view_release(nb_file_view *v);
+
 #endif

@@ -6,6 +6,7 @@
 #ifndef NB2PIPE_ELIDE_H
 #define NB2PIPE_ELIDE_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -25,6 +26,11 @@ typedef struct nb_elided {
  * out of range, very deep nesting), duplicate "cells" or "outputs" keys. The caller
  * then parses DATA itself, which reports any error exactly. */
 bool nb_elide_outputs(const char *data, size_t len, nb_elided *out);
+
+/* The elided text parsed into jansson values, the same values json_loadb gives (with
+ * JSON_DECODE_ANY | JSON_ALLOW_NUL), made several times faster because the text was
+ * checked when it was cut. NULL if anything is amiss; json_loadb then decides. */
+json_t *nb_elided_parse(const nb_elided *e);
 
 void nb_elided_release(nb_elided *e);
 

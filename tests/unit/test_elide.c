@@ -11,6 +11,7 @@
 #include "nb2pipe/notebook.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define CELL_OUT(outputs)                                                                  \
@@ -148,6 +149,39 @@ static void test_reader_model_same(void **state)
     nb_diags_release(&diags);
 }
 
+/* The elided text parses to what json_loadb makes of it: same values, same order. */
+static void test_parse_same_as_jansson(void **state)
+{
+    (void)state;
+    static const char *const texts[] = {
+        NOTEBOOK(CELL_OUT("[1]")),
+        "{\"cells\": [" CELL_OUT("[1]") "], \"metadata\": {\"b\": 1, \"a\": [true, false, null],"
+        " \"a\": {\"x\": -0, \"y\": -0.0, \"z\": 1.5e10, \"w\": 123456789012345678, \"v\": 0.1}},"
+        " \"s\": \"tab\\t quote\\\" slash\\/ back\\\\ \\b\\f\\n\\r \\u00e9\\u20ac \\ud83d\\ude00 nul\\u0000end\","
+        " \"utf8\": \"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\", \"empty\": \"\", \"e\": {}, \"l\": [[], [{}]],"
+        " \"long key of more than sixty-four bytes, which takes the other path in the parser\": 1}",
+        "  \n{\"cells\": [" CELL_OUT("[1]") ", 7, \"x\", [" CELL_OUT("[2]") "]]}\r\n\t",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        nb_elided e;
+        assert_true(elide(texts[i], &e));
+        json_error_t err;
+        json_t *want = json_loadb(e.text, e.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+        json_t *got = nb_elided_parse(&e);
+        assert_non_null(want);
+        assert_non_null(got);
+        char *a = json_dumps(want, JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+        char *b = json_dumps(got, JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+        assert_string_equal(b, a);
+        assert_true(json_equal(want, got));
+        free(a);
+        free(b);
+        json_decref(want);
+        json_decref(got);
+        nb_elided_release(&e);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -155,6 +189,7 @@ int main(void)
         cmocka_unit_test(test_gives_up),
         cmocka_unit_test(test_clean_same_either_way),
         cmocka_unit_test(test_reader_model_same),
+        cmocka_unit_test(test_parse_same_as_jansson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
