@@ -153,7 +153,8 @@ def machine():
 def commit():
     proc = subprocess.run(["git", "-C", HERE, "rev-parse", "--short", "HEAD"],
                           capture_output=True, text=True)
-    dirty = subprocess.run(["git", "-C", HERE, "status", "--porcelain", "--untracked-files=no",
+    root = os.path.dirname(HERE)
+    dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no",
                             "--", "src", "include"], capture_output=True, text=True).stdout
     return proc.stdout.strip() + (" (with uncommitted changes in src/ or include/)" if dirty else "")
 
