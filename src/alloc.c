@@ -1,9 +1,40 @@
+#define _DEFAULT_SOURCE /* sbrk, madvise */
+
 #include "nb2pipe/alloc.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__linux__) && defined(__GLIBC__)
+#include <malloc.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
+
+void nb_alloc_tune(void)
+{
+#if defined(__linux__) && defined(__GLIBC__) && defined(MADV_HUGEPAGE)
+    /* Reading a big notebook allocates tens of MB (jansson values, tree-sitter trees),
+     * and a page fault per 4 KiB page was a third of `clean`'s time on 10,000 cells.
+     * So the heap grows by 64 MiB at once, big blocks come from it too (not from
+     * mmap), and that region may use transparent huge pages: one fault per 2 MiB.
+     * Where THP is off this changes nothing; memory not touched costs nothing. */
+    enum { REGION = 64 << 20, BIG_BLOCK = 32 << 20 };
+    if (mallopt(M_TOP_PAD, REGION) != 1 || mallopt(M_MMAP_THRESHOLD, BIG_BLOCK) != 1)
+        return;
+    void *first = malloc(1); /* makes the heap grow by REGION */
+    char *top = sbrk(0);
+    long page = sysconf(_SC_PAGESIZE);
+    if (first && top != (char *)-1 && page > 0) {
+        uintptr_t start = ((uintptr_t)first + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+        if ((uintptr_t)top > start)
+            (void)madvise((void *)start, (uintptr_t)top - start, MADV_HUGEPAGE);
+    }
+    free(first);
+#endif
+}
 
 _Noreturn void nb_oom(size_t size)
 {

@@ -6,6 +6,10 @@
 
 /* Out of memory (or a size that overflows) prints one line and aborts: no call site
  * carries a NULL check that could never be tested. */
+/* Tunes the C library's allocator for nb2pipe's bursts of allocation (huge pages for
+ * the heap where the system allows them). Call once, first thing in main. */
+void nb_alloc_tune(void);
+
 /* Reports that SIZE bytes could not be had and aborts. */
 _Noreturn void nb_oom(size_t size);
 
