@@ -83,6 +83,17 @@ void nb_buf_add_printable(nb_buf *out, const char *s, size_t len)
             i += 2;
             continue;
         }
+        /* U+2028/U+2029 end a line for YAML (and JavaScript), so one in a generated
+         * file's comment would end the comment; the bidirectional overrides and isolates
+         * (U+202A..U+202E, U+2066..U+2069) make text read differently from what it is */
+        if (n == 3 && p[i] == 0xE2 &&
+            ((p[i + 1] == 0x80 && p[i + 2] >= 0xA8 && p[i + 2] <= 0xAE) ||
+             (p[i + 1] == 0x81 && p[i + 2] >= 0xA6 && p[i + 2] <= 0xA9))) {
+            nb_buf_printf(out, "\\u%04x",
+                          (unsigned)(((p[i] & 0x0F) << 12) | ((p[i + 1] & 0x3F) << 6) | (p[i + 2] & 0x3F)));
+            i += 3;
+            continue;
+        }
         nb_buf_add(out, p + i, n);
         i += n;
     }

@@ -578,7 +578,8 @@ int nb_emit_airflow(const nb_pipeline *p, const nb_emit_opts *opts, nb_fileset *
     if (status == 0) {
         edges(&c);
         nb_buf path = NB_BUF_INIT;
-        nb_buf_printf(&path, "dags/%s.py", id.data);
+        nb_buf_puts(&path, "dags/");
+        nb_buf_add_file_name(&path, id.data, ".py");
         nb_buf *out = nb_fileset_add(fs, path.data);
         nb_buf_add(out, text.data, text.len);
         nb_buf_release(&path);

@@ -645,7 +645,8 @@ static int write_file(argo *a, nb_fileset *fs)
         nb_buf_puts(&a->dir, "/{{workflow.name}}");
     nb_buf name = NB_BUF_INIT, path = NB_BUF_INIT;
     nb_k8s_name(nb_emit_name(a->p, a->opts), WORKFLOW_NAME_MAX, &name);
-    nb_buf_printf(&path, "argo/%s.yaml", name.data);
+    nb_buf_puts(&path, "argo/");
+    nb_buf_add_file_name(&path, name.data, ".yaml");
     nb_buf *out = nb_fileset_add(fs, path.data);
     nb_emit_header(out, a->p, "#");
     a->tasks = task_names(a->p);

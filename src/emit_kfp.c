@@ -706,7 +706,8 @@ int nb_emit_kfp(const nb_pipeline *p, const nb_emit_opts *opts, nb_fileset *fs, 
     k.image = image.data;
     check_literal(&k, (nb_loc){ 0 }, k.image, "--image '%s'", k.image);
     nb_k8s_name(nb_emit_name(p, opts), PIPELINE_NAME_MAX, &name);
-    nb_buf_printf(&path, "kfp/%s.yaml", name.data);
+    nb_buf_puts(&path, "kfp/");
+    nb_buf_add_file_name(&path, name.data, ".yaml");
 
     nb_buf text = NB_BUF_INIT;
     nb_emit_header(&text, p, "#");

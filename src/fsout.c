@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -64,6 +65,37 @@ void nb_fileset_sort(nb_fileset *fs)
         qsort(fs->files, fs->len, sizeof *fs->files, compare_files);
 }
 
+/* The length of the device name NAME (LEN bytes) starts with, when what follows it is
+ * the end or a dot; else 0. */
+static size_t device_prefix(const char *name, size_t len)
+{
+    static const char *const three[] = { "con", "prn", "aux", "nul" };
+    size_t n = 0;
+    for (size_t i = 0; i < 4; i++)
+        if (len >= 3 && strncasecmp(name, three[i], 3) == 0)
+            n = 3;
+    if (len >= 4 && (strncasecmp(name, "com", 3) == 0 || strncasecmp(name, "lpt", 3) == 0) &&
+        name[3] >= '1' && name[3] <= '9')
+        n = 4;
+    return n && (len == n || name[n] == '.') ? n : 0;
+}
+
+bool nb_name_is_device(const char *name)
+{
+    return device_prefix(name, strlen(name)) > 0;
+}
+
+void nb_buf_add_file_name(nb_buf *out, const char *stem, const char *ext)
+{
+    size_t len = strlen(stem), n = device_prefix(stem, len);
+    nb_buf_add(out, stem, n ? n : len);
+    if (n) {
+        nb_buf_putc(out, '_');
+        nb_buf_add(out, stem + n, len - n);
+    }
+    nb_buf_puts(out, ext);
+}
+
 bool nb_path_is_safe(const char *path)
 {
     size_t len = strlen(path);
@@ -74,7 +106,8 @@ bool nb_path_is_safe(const char *path)
         if (*p == '/' || *p == '\0') {
             size_t n = (size_t)(p - segment);
             if (n == 0 || n > 255 || (n == 1 && segment[0] == '.') ||
-                (n == 2 && segment[0] == '.' && segment[1] == '.'))
+                (n == 2 && segment[0] == '.' && segment[1] == '.') ||
+                device_prefix(segment, n) > 0)
                 return false;
             if (*p == '\0')
                 return true;

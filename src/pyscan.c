@@ -11,6 +11,7 @@
 #include "nb2pipe/buf.h"
 #include "nb2pipe/text.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <tree_sitter/api.h>
@@ -1868,25 +1869,89 @@ static nb_stmt statement_extent(const walker *w, TSNode node, nb_binding_kind k)
     return st;
 }
 
-/* Decodes the escapes of a Python string literal's content (the common ones; anything
- * else is kept as written) into OUT. */
-static void decode_escape(nb_buf *out, const char *s, size_t n)
+/* The value of the N hex digits at S, or -1. */
+static long hex_value(const char *s, size_t n)
+{
+    long v = 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)s[i];
+        int d = isdigit(c) ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                     : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0)
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/* Appends code point CP as UTF-8. */
+static void put_utf8(nb_buf *out, unsigned long cp)
+{
+    if (cp < 0x80) {
+        nb_buf_putc(out, (char)cp);
+    } else if (cp < 0x800) {
+        nb_buf_putc(out, (char)(0xc0 | (cp >> 6)));
+        nb_buf_putc(out, (char)(0x80 | (cp & 0x3f)));
+    } else if (cp < 0x10000) {
+        nb_buf_putc(out, (char)(0xe0 | (cp >> 12)));
+        nb_buf_putc(out, (char)(0x80 | ((cp >> 6) & 0x3f)));
+        nb_buf_putc(out, (char)(0x80 | (cp & 0x3f)));
+    } else {
+        nb_buf_putc(out, (char)(0xf0 | (cp >> 18)));
+        nb_buf_putc(out, (char)(0x80 | ((cp >> 12) & 0x3f)));
+        nb_buf_putc(out, (char)(0x80 | ((cp >> 6) & 0x3f)));
+        nb_buf_putc(out, (char)(0x80 | (cp & 0x3f)));
+    }
+}
+
+/* Decodes one escape sequence of a Python string literal (S, N bytes, starting with the
+ * backslash) into OUT, as Python does; unknown escapes such as \d stay as written, as
+ * in Python. Returns false for values a parameter cannot carry as text: a NUL (values
+ * are C strings downstream), a surrogate (not UTF-8), \N{NAME} (would need Unicode's
+ * name table). A value decoded wrongly would silently change the parameter's default
+ * on every target, so anything not decoded exactly is refused. */
+static bool decode_escape(nb_buf *out, const char *s, size_t n)
 {
     if (n < 2) {
         nb_buf_add(out, s, n);
-        return;
+        return true;
     }
+    long cp = -1;
     switch (s[1]) {
-    case 'n': nb_buf_putc(out, '\n'); return;
-    case 't': nb_buf_putc(out, '\t'); return;
-    case 'r': nb_buf_putc(out, '\r'); return;
-    case '0': nb_buf_putc(out, '\0'); return;
-    case '\\': nb_buf_putc(out, '\\'); return;
-    case '\'': nb_buf_putc(out, '\''); return;
-    case '"': nb_buf_putc(out, '"'); return;
-    case '\n': return; /* a backslash-newline continues the string */
-    default: nb_buf_add(out, s, n); return;
+    case 'n': nb_buf_putc(out, '\n'); return true;
+    case 't': nb_buf_putc(out, '\t'); return true;
+    case 'r': nb_buf_putc(out, '\r'); return true;
+    case 'a': nb_buf_putc(out, '\a'); return true;
+    case 'b': nb_buf_putc(out, '\b'); return true;
+    case 'f': nb_buf_putc(out, '\f'); return true;
+    case 'v': nb_buf_putc(out, '\v'); return true;
+    case '\\': nb_buf_putc(out, '\\'); return true;
+    case '\'': nb_buf_putc(out, '\''); return true;
+    case '"': nb_buf_putc(out, '"'); return true;
+    case '\n': return true; /* a backslash-newline continues the string */
+    case 'x': cp = n == 4 ? hex_value(s + 2, 2) : -1; break;
+    case 'u': cp = n == 6 ? hex_value(s + 2, 4) : -1; break;
+    case 'U': cp = n == 10 ? hex_value(s + 2, 8) : -1; break;
+    case 'N': return false;
+    default:
+        if (s[1] >= '0' && s[1] <= '7') {
+            cp = 0;
+            for (size_t i = 1; i < n && i < 4; i++) {
+                if (s[i] < '0' || s[i] > '7')
+                    return false;
+                cp = cp * 8 + (s[i] - '0');
+            }
+            if (n > 4)
+                return false;
+            break;
+        }
+        nb_buf_add(out, s, n);
+        return true;
     }
+    if (cp <= 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return false;
+    put_utf8(out, (unsigned long)cp);
+    return true;
 }
 
 /* The value of a plain string literal (no f/b prefix, no implicit concatenation), or
@@ -1919,8 +1984,8 @@ static bool string_value(walker *w, TSNode node, nb_buf *value)
                 nb_buf_add(value, w->text + at, es - at);
                 if (raw || kind(w, esc.items[e]) != K_ESCAPE)
                     nb_buf_add(value, w->text + es, ee - es);
-                else
-                    decode_escape(value, w->text + es, ee - es);
+                else if (!decode_escape(value, w->text + es, ee - es))
+                    ok = false;
                 at = ee;
             }
             nb_buf_add(value, w->text + at, end - at);

@@ -57,8 +57,10 @@ void nb_diags_render_text(const nb_diags *d, nb_buf *out, bool color);
  * message}; the caller owns the reference. */
 json_t *nb_diags_to_json(const nb_diags *d);
 
-/* Appends S to OUT with control characters and invalid UTF-8 made visible as \xNN, so
- * notebook text can never move the cursor or change a terminal's state. */
+/* Appends S to OUT with control characters and invalid UTF-8 made visible as \xNN (C1
+ * controls, U+2028/U+2029 and the bidirectional overrides as \uNNNN), so notebook text
+ * can never move the cursor or change a terminal's state, end a generated file's
+ * comment, or read as something else. */
 void nb_buf_add_printable(nb_buf *out, const char *s, size_t len);
 
 #endif

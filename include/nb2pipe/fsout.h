@@ -48,8 +48,18 @@ const nb_outfile *nb_fileset_find(const nb_fileset *fs, const char *path);
 void nb_fileset_sort(nb_fileset *fs);
 
 /* True when relative path PATH stays inside the directory it is relative to: not
- * absolute, no "." or ".." or empty segment, no backslash, no control character. */
+ * absolute, no "." or ".." or empty segment, no backslash, no control character, and
+ * no segment that is a Windows device name (nb_name_is_device). */
 bool nb_path_is_safe(const char *path);
+
+/* True when file name NAME is one Windows will not create a file for (CON, PRN, AUX,
+ * NUL, COM1-9, LPT1-9, in any case, alone or before a dot: "nul.yaml" too). */
+bool nb_name_is_device(const char *name);
+
+/* Appends file name STEM + EXT to OUT; a STEM that would make a device name gets "_"
+ * after its device part ("con" -> "con_", "lpt1.x" -> "lpt1_.x"). For file names made
+ * from user-chosen names (--name, the notebook's). */
+void nb_buf_add_file_name(nb_buf *out, const char *stem, const char *ext);
 
 /* The lexically normalised absolute form of PATH (relative to the working directory):
  * no ".", "..", or repeated slashes. Caller frees. */

@@ -141,6 +141,13 @@ static void test_diag_text(void **state)
     assert_int_equal(json_integer_value(json_object_get(json_array_get(j, 0), "column")), 5);
     assert_true(json_is_null(json_object_get(json_array_get(j, 1), "cell")));
     json_decref(j);
+    /* line and paragraph separators end a YAML comment; bidi overrides reorder text;
+     * C1 controls drive terminals: all shown as escapes (é stays as it is) */
+    nb_buf_reset(&out);
+    const char odd[] = "a\xe2\x80\xa8" "b\xe2\x80\xa9" "c\xe2\x80\xae" "d\xe2\x81\xa6"
+                       "e\xc2\x85" "f\xc3\xa9";
+    nb_buf_add_printable(&out, odd, sizeof odd - 1);
+    assert_string_equal(out.data, "a\\u2028b\\u2029c\\u202ed\\u2066e\\u0085f\xc3\xa9");
     nb_buf_release(&out);
     nb_diags_release(&d);
 }
@@ -167,6 +174,21 @@ static void test_seal(void **state)
     assert_false(nb_path_is_safe("steps//a.py"));
     assert_false(nb_path_is_safe("steps/./a.py"));
     assert_false(nb_path_is_safe("a\nb"));
+    /* Windows device names, alone or before a dot, in any case */
+    assert_false(nb_path_is_safe("argo/con.yaml"));
+    assert_false(nb_path_is_safe("dags/LPT9.txt.py"));
+    assert_false(nb_path_is_safe("Aux/a.py"));
+    assert_true(nb_path_is_safe("steps/console.py"));
+    assert_true(nb_path_is_safe("steps/com10.py"));
+    assert_true(nb_path_is_safe("steps/com.py"));
+    assert_true(nb_name_is_device("NUL"));
+    assert_false(nb_name_is_device("nulls"));
+    nb_buf name = NB_BUF_INIT;
+    nb_buf_add_file_name(&name, "con", ".yaml");
+    nb_buf_add_file_name(&name, " LPT1.txt", ".py");
+    nb_buf_add_file_name(&name, "LPT1.txt", ".py");
+    assert_string_equal(name.data, "con_.yaml LPT1.txt.pyLPT1_.txt.py");
+    nb_buf_release(&name);
     char *rel = nb_path_relative("/work/main/fixtures/titanic", "/work/main/fixtures");
     assert_string_equal(rel, "..");
     free(rel);
