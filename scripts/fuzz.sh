@@ -12,13 +12,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The whole script is one function, read before it runs: a long run is not thrown off
+# when this file is edited meanwhile (bash reads a script as it goes).
+main() {
+
 usage() { echo "usage: scripts/fuzz.sh reader|magics|analysis|convert SECONDS" >&2; exit 2; }
 [[ $# -eq 2 ]] || usage
 target=$1 seconds=$2
 case "$target" in reader|convert) dict=fuzz/json.dict ;; magics|analysis) dict=fuzz/python.dict ;; *) usage ;; esac
 [[ "$seconds" =~ ^[0-9]+$ ]] || usage
 
-build=build-fuzz
+build="build-fuzz"
 if [[ ! -f $build/CMakeCache.txt ]]; then
   cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DNB2PIPE_FUZZ=ON -DNB2PIPE_TESTS=OFF \
         -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -40,7 +44,7 @@ if compgen -G "$regressions/*" >/dev/null; then
     echo "fuzz $target: a regression input fails again" >&2
     exit 1
   }
-  echo "fuzz $target: $(ls "$regressions" | wc -l) regression inputs pass"
+  echo "fuzz $target: $(find "$regressions" -type f | wc -l) regression inputs pass"
 fi
 
 # 2. seeds, built fresh at run time
@@ -50,15 +54,16 @@ rm -rf "$seeds"
 if [[ "${NB2PIPE_FUZZ_FRESH:-0}" == 1 ]]; then
   corpus=$(mktemp -d "${TMPDIR:-/tmp}/nb2pipe-fuzz-$target.XXXXXX")
   trap 'rm -rf "$corpus"' EXIT
+  log=$build/fuzz-$target-smoke.log
 else
   corpus=$build/corpus/$target
   mkdir -p "$corpus"
+  log=$build/fuzz-$target.log
 fi
 artifacts=$build/artifacts/$target/
 mkdir -p "$artifacts"
 
 # 3. fuzz
-log=$build/fuzz-$target.log
 status=0
 "$bin" "${limits[@]}" -max_total_time="$seconds" -print_final_stats=1 -dict="$dict" \
        -artifact_prefix="$artifacts" -max_len=65536 "$corpus" "$seeds" >"$log" 2>&1 || status=$?
@@ -76,3 +81,7 @@ if [[ $status -ne 0 ]]; then
   echo "fuzz $target: FAILED (log: $log, artifacts: $artifacts)" >&2
   exit 1
 fi
+}
+
+main "$@"
+exit

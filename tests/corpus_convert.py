@@ -25,12 +25,13 @@ import yaml
 SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "UndefinedBehaviorSanitizer")
 
 
-def convert(binary, source):
+def convert(binary, source, extra=()):
+    """Converts a copy of SOURCE; EXTRA are more convert arguments (--target all)."""
     work = tempfile.mkdtemp(prefix="nb2pipe-corpus-")
     try:
         shutil.copy(source, os.path.join(work, "nb.ipynb"))
         try:
-            proc = subprocess.run([binary, "convert", "nb.ipynb", "-o", "out"], cwd=work,
+            proc = subprocess.run([binary, "convert", "nb.ipynb", "-o", "out", *extra], cwd=work,
                                   capture_output=True, timeout=120, env=dict(os.environ, NO_COLOR="1"))
         except subprocess.TimeoutExpired:
             return {"status": "timeout"}
@@ -58,10 +59,15 @@ def check_output(out, result):
                 compile(source, rel, "exec")
             except SyntaxError as e:
                 result["compile_errors"].append(f"{rel}:{e.lineno}: {e.msg}")
-    try:
-        yaml.safe_load(open(os.path.join(out, "pipeline.yaml"), encoding="utf-8"))
-    except yaml.YAMLError as e:
-        result["problems"].append(f"pipeline.yaml does not parse: {e}")
+    for rel in manifest["files"]:
+        path = os.path.join(out, rel)
+        try:
+            if rel.endswith((".yaml", ".yml")):
+                list(yaml.safe_load_all(open(path, encoding="utf-8")))
+            elif rel.endswith(".json"):
+                json.load(open(path, encoding="utf-8"))
+        except (yaml.YAMLError, ValueError) as e:
+            result["problems"].append(f"{rel} does not parse: {e}")
 
 
 def main():

@@ -1,0 +1,111 @@
+#!/usr/bin/python3
+"""Every notebook of the shared corpus through `analyze --json`, `convert --target all`
+and `clean --stdout` (issue 8), meant for the AddressSanitizer+UBSan build: 0 sanitizer
+reports, no crash, signal or timeout. Reuses the checks of corpus_sweep.py (analyze:
+exit 0 or 2 with a real problem named, agreeing with the manifest) and
+corpus_convert.py (convert: exit 2 names its problem and writes nothing; exit 0 gives
+files that compile or parse and a complete manifest); clean must exit 0 with nbformat
+JSON on stdout, or 2 with an error naming the notebook. Prints counts per command and
+the number of sanitizer reports. Exits 77 (ctest's "skipped") when the corpus is absent.
+usage: corpus_sanitizer_sweep.py NB2PIPE_BINARY CORPUS_DIR
+"""
+import collections
+import concurrent.futures
+import csv
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import corpus_convert  # noqa: E402
+import corpus_sweep  # noqa: E402
+
+MARKS = corpus_sweep.SANITIZER_MARKS
+
+
+def clean(binary, path):
+    try:
+        proc = subprocess.run([binary, "clean", "--stdout", path], capture_output=True,
+                              timeout=120, env=dict(os.environ, NO_COLOR="1"))
+    except subprocess.TimeoutExpired:
+        return None, b"", "timeout"
+    return proc.returncode, proc.stdout, proc.stderr.decode(errors="replace")
+
+
+def one(binary, path):
+    """The three commands on one notebook: {command: (status, problems, sanitized)}."""
+    results = {}
+    status, out, err = corpus_sweep.analyze(binary, path)
+    err = err.decode(errors="replace")
+    problems = []
+    if status is None:
+        problems.append("timeout")
+    elif status not in (0, 2):
+        problems.append(f"exit status {status}\n{err[-2000:]}")
+    else:
+        try:
+            json.loads(out)
+        except ValueError:
+            problems.append("stdout is not JSON")
+    results["analyze"] = (status, problems, any(m in err for m in MARKS), err)
+
+    r = corpus_convert.convert(binary, path, ["--target", "all"])
+    problems = list(r.get("problems", [])) + [f"compile: {e}" for e in r.get("compile_errors", [])]
+    if r["status"] == "timeout":
+        problems.append("timeout")
+    elif r["status"] not in (0, 2):
+        problems.append(f"exit status {r['status']}\n{r['stderr'][-2000:]}")
+    elif r["status"] == 2 and ": error: " not in r["stderr"]:
+        problems.append("exit 2 without an error diagnostic")
+    results["convert"] = (r["status"], problems, any(m in r.get("stderr", "") for m in MARKS),
+                          r.get("stderr", ""))
+
+    status, out, err = clean(binary, path)
+    problems = []
+    if status is None:
+        problems.append("timeout")
+    elif status == 0:
+        try:
+            json.loads(out)
+        except ValueError:
+            problems.append("clean --stdout printed no JSON")
+    elif status == 2:
+        if not err.startswith(path + ":") or " error: " not in err:
+            problems.append(f"exit 2 without a diagnostic naming the notebook: {err[:300]}")
+    else:
+        problems.append(f"exit status {status}\n{err[-2000:]}")
+    results["clean"] = (status, problems, any(m in err for m in MARKS), err)
+    return results
+
+
+def main():
+    binary, corpus = os.path.abspath(sys.argv[1]), sys.argv[2]
+    manifest = os.path.join(corpus, "MANIFEST.tsv")
+    if not os.path.exists(manifest):
+        print(f"SKIP: corpus not found at {corpus} (expected MANIFEST.tsv)")
+        return 77
+    with open(manifest, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    counts = {c: collections.Counter() for c in ("analyze", "convert", "clean")}
+    problems, reports = [], []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        futures = {pool.submit(one, binary, os.path.join(corpus, r["file"])): r for r in rows}
+        for future in concurrent.futures.as_completed(futures):
+            name = futures[future]["file"]
+            for command, (status, probs, sanitized, err) in future.result().items():
+                counts[command][f"exit {status}"] += 1
+                problems += [f"{command} {name}: {p}" for p in probs]
+                if sanitized:
+                    reports.append(f"{command} {name}:\n{err[-4000:]}")
+    print(f"corpus sanitizer sweep over {len(rows)} notebooks:")
+    for command, c in counts.items():
+        print(f"  {command:8s} " + ", ".join(f"{k}: {v}" for k, v in sorted(c.items())))
+    print(f"  sanitizer reports: {len(reports)}")
+    for line in sorted(reports) + sorted(problems):
+        print("  PROBLEM " + line)
+    return 1 if problems or reports else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
