@@ -110,7 +110,7 @@ static int parse_run_options(int argc, char **argv, bool status_only, nb_run_opt
     const char *command = status_only ? "status " : "run ";
     const char *help = status_only ? status_help : run_help;
     int opt, status = -1;
-    long jobs;
+    long jobs = 0;
     while (status < 0 && (opt = getopt_long(argc, argv, "j:qh", run_options, NULL)) != -1) {
         bool run_only = opt != OPT_PARAM && opt != OPT_PYTHON && opt != OPT_JSON && opt != 'h';
         if (status_only && run_only) {
