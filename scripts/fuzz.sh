@@ -65,6 +65,7 @@ mkdir -p "$artifacts"
 
 # 3. fuzz
 status=0
+started=$SECONDS
 "$bin" "${limits[@]}" -max_total_time="$seconds" -print_final_stats=1 -dict="$dict" \
        -artifact_prefix="$artifacts" -max_len=65536 "$corpus" "$seeds" >"$log" 2>&1 || status=$?
 
@@ -75,7 +76,7 @@ rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log")
 cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$done_line")
 ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$done_line")
 corp=$(sed -n 's/.* corp: \([0-9]*\).*/\1/p' <<<"$done_line")
-echo "fuzz $target: ${seconds}s, ${execs:-?} executions, ${rate:-?} exec/s, cov ${cov:-?}, ft ${ft:-?}, corpus ${corp:-?}, peak rss ${rss:-?} MB, exit $status"
+echo "fuzz $target: $((SECONDS - started))s, ${execs:-?} executions, ${rate:-?} exec/s, cov ${cov:-?}, ft ${ft:-?}, corpus ${corp:-?}, peak rss ${rss:-?} MB, exit $status"
 if [[ $status -ne 0 ]]; then
   grep -E 'ERROR|SUMMARY|Test unit written|==[0-9]+==' "$log" | head -n 20 >&2 || true
   echo "fuzz $target: FAILED (log: $log, artifacts: $artifacts)" >&2

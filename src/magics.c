@@ -1154,8 +1154,11 @@ static span skip_options(span s, const char *with_value)
     return s;
 }
 
-static size_t translate_cell_magic(cell_ctx *cc, span first, bool has_newline, size_t body_start,
-                                   int line_no)
+/* Translates the cell magic on line FIRST. Returns true when that translated the rest
+ * of the cell too (the body as an argument, commented out); false when the body is
+ * Python the caller goes on translating line by line (%%time and the like). */
+static bool translate_cell_magic(cell_ctx *cc, span first, bool has_newline, size_t body_start,
+                                 int line_no)
 {
     line_ctx c = { .m = cc->m, .res = cc->res, .line = first, .line_no = line_no, .sigil = "%%" };
     match(cc->m->shapes[SHAPE_CELL_MAGIC], first.s, first.len, &c.parts);
@@ -1175,7 +1178,7 @@ static size_t translate_cell_magic(cell_ctx *cc, span first, bool has_newline, s
             nb_buf_puts(py, "# kept: ");
             nb_buf_add(py, first.s, first.len);
         }
-        return body_start;
+        return false;
     }
     case C_SCRIPT:
         write_script_call(cc, &c, rule, body, mg);
@@ -1193,7 +1196,7 @@ static size_t translate_cell_magic(cell_ctx *cc, span first, bool has_newline, s
     if (has_newline)
         nb_buf_putc(py, '\n');
     comment_body_lines(cc, body_start);
-    return cc->len;
+    return true;
 }
 
 static bool ends_with_backslash(span line)
@@ -1255,8 +1258,9 @@ void nb_magics_translate(const nb_magics *m, const char *src, size_t len, nb_mag
         span content = trim(line);
         if (cell_magic_allowed && content.len >= 2 && memcmp(content.s, "%%", 2) == 0 &&
             content.s == line.s) {
-            size_t resume = translate_cell_magic(&cc, line, nl, next, line_no);
-            if (resume == len && resume != next)
+            /* (telling "done" from "body follows" by position failed when the magic
+             * was the cell's last line: its newline was written twice) */
+            if (translate_cell_magic(&cc, line, nl, next, line_no))
                 break; /* the whole cell is done */
             if (nl)
                 nb_buf_putc(&res->python, '\n');
