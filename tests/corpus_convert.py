@@ -7,7 +7,8 @@ with an error diagnostic and write nothing; an exit 0 must give step scripts tha
 compile with this Python, a pipeline.yaml that parses, and a manifest whose files all
 exist. Prints the counts (ok / error by kind, compile failures). Exits 77 (ctest's
 "skipped") when the corpus is absent.
-usage: corpus_convert.py NB2PIPE_BINARY CORPUS_DIR
+usage: corpus_convert.py NB2PIPE_BINARY CORPUS_DIR [CONVERT_ARG...]
+(e.g. --target all: every target's files, each YAML and JSON file parsed too)
 """
 import collections
 import concurrent.futures
@@ -71,7 +72,7 @@ def check_output(out, result):
 
 
 def main():
-    binary, corpus = os.path.abspath(sys.argv[1]), sys.argv[2]
+    binary, corpus, extra = os.path.abspath(sys.argv[1]), sys.argv[2], sys.argv[3:]
     manifest = os.path.join(corpus, "MANIFEST.tsv")
     if not os.path.exists(manifest):
         print(f"SKIP: corpus not found at {corpus} (expected MANIFEST.tsv)")
@@ -81,7 +82,7 @@ def main():
     kinds = collections.Counter()
     problems, compile_failures = [], []
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        futures = {pool.submit(convert, binary, os.path.join(corpus, r["file"])): r for r in rows}
+        futures = {pool.submit(convert, binary, os.path.join(corpus, r["file"]), extra): r for r in rows}
         for future in concurrent.futures.as_completed(futures):
             name = futures[future]["file"]
             r = future.result()
@@ -104,7 +105,7 @@ def main():
                 problems.append(f"{name}: exit 2 without an error diagnostic:\n{r['stderr'][-1000:]}")
                 continue
             kinds[codes[0]] += 1
-    print(f"corpus convert over {len(rows)} notebooks: {kinds['ok']} converted, "
+    print(f"corpus convert {' '.join(extra)} over {len(rows)} notebooks: {kinds['ok']} converted, "
           f"{len(rows) - kinds['ok']} refused (exit 2), {len(compile_failures)} compile failures")
     for kind, count in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])):
         if kind != "ok":

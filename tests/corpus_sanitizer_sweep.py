@@ -1,13 +1,15 @@
 #!/usr/bin/python3
 """Every notebook of the shared corpus through `analyze --json`, `convert --target all`
 and `clean --stdout` (issue 8), meant for the AddressSanitizer+UBSan build: 0 sanitizer
-reports, no crash, signal or timeout. Reuses the checks of corpus_sweep.py (analyze:
+reports, no crash, signal or timeout. --commands picks some of the three: the test
+suite's sanitizer build runs only clean here, since corpus/analyze and corpus/convert
+(with --target all) already run the other two there and fail on any sanitizer report. Reuses the checks of corpus_sweep.py (analyze:
 exit 0 or 2 with a real problem named, agreeing with the manifest) and
 corpus_convert.py (convert: exit 2 names its problem and writes nothing; exit 0 gives
 files that compile or parse and a complete manifest); clean must exit 0 with nbformat
 JSON on stdout, or 2 with an error naming the notebook. Prints counts per command and
 the number of sanitizer reports. Exits 77 (ctest's "skipped") when the corpus is absent.
-usage: corpus_sanitizer_sweep.py NB2PIPE_BINARY CORPUS_DIR
+usage: corpus_sanitizer_sweep.py NB2PIPE_BINARY CORPUS_DIR [--commands analyze,convert,clean]
 """
 import collections
 import concurrent.futures
@@ -33,9 +35,19 @@ def clean(binary, path):
     return proc.returncode, proc.stdout, proc.stderr.decode(errors="replace")
 
 
-def one(binary, path):
-    """The three commands on one notebook: {command: (status, problems, sanitized)}."""
+def one(binary, path, commands):
+    """COMMANDS on one notebook: {command: (status, problems, sanitized, stderr)}."""
     results = {}
+    if "analyze" in commands:
+        results["analyze"] = run_analyze(binary, path)
+    if "convert" in commands:
+        results["convert"] = run_convert(binary, path)
+    if "clean" in commands:
+        results["clean"] = run_clean(binary, path)
+    return results
+
+
+def run_analyze(binary, path):
     status, out, err = corpus_sweep.analyze(binary, path)
     err = err.decode(errors="replace")
     problems = []
@@ -48,8 +60,10 @@ def one(binary, path):
             json.loads(out)
         except ValueError:
             problems.append("stdout is not JSON")
-    results["analyze"] = (status, problems, any(m in err for m in MARKS), err)
+    return status, problems, any(m in err for m in MARKS), err
 
+
+def run_convert(binary, path):
     r = corpus_convert.convert(binary, path, ["--target", "all"])
     problems = list(r.get("problems", [])) + [f"compile: {e}" for e in r.get("compile_errors", [])]
     if r["status"] == "timeout":
@@ -58,9 +72,10 @@ def one(binary, path):
         problems.append(f"exit status {r['status']}\n{r['stderr'][-2000:]}")
     elif r["status"] == 2 and ": error: " not in r["stderr"]:
         problems.append("exit 2 without an error diagnostic")
-    results["convert"] = (r["status"], problems, any(m in r.get("stderr", "") for m in MARKS),
-                          r.get("stderr", ""))
+    return r["status"], problems, any(m in r.get("stderr", "") for m in MARKS), r.get("stderr", "")
 
+
+def run_clean(binary, path):
     status, out, err = clean(binary, path)
     problems = []
     if status is None:
@@ -75,22 +90,26 @@ def one(binary, path):
             problems.append(f"exit 2 without a diagnostic naming the notebook: {err[:300]}")
     else:
         problems.append(f"exit status {status}\n{err[-2000:]}")
-    results["clean"] = (status, problems, any(m in err for m in MARKS), err)
-    return results
+    return status, problems, any(m in err for m in MARKS), err
 
 
 def main():
     binary, corpus = os.path.abspath(sys.argv[1]), sys.argv[2]
+    commands = ["analyze", "convert", "clean"]
+    if len(sys.argv) == 5 and sys.argv[3] == "--commands":
+        commands = sys.argv[4].split(",")
+    elif len(sys.argv) != 3:
+        sys.exit(__doc__)
     manifest = os.path.join(corpus, "MANIFEST.tsv")
     if not os.path.exists(manifest):
         print(f"SKIP: corpus not found at {corpus} (expected MANIFEST.tsv)")
         return 77
     with open(manifest, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
-    counts = {c: collections.Counter() for c in ("analyze", "convert", "clean")}
+    counts = {c: collections.Counter() for c in commands}
     problems, reports = [], []
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        futures = {pool.submit(one, binary, os.path.join(corpus, r["file"])): r for r in rows}
+        futures = {pool.submit(one, binary, os.path.join(corpus, r["file"]), commands): r for r in rows}
         for future in concurrent.futures.as_completed(futures):
             name = futures[future]["file"]
             for command, (status, probs, sanitized, err) in future.result().items():

@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import yaml
@@ -438,6 +439,11 @@ HOSTILE_NAMES = ["../evil", "..", ".", "a/b", "/etc/passwd", "/abs", "C:\\Window
                  "{{x}}", "%(x)s", "*", "?", "~", "step name"]
 
 
+# names also tried as a prev: reference and a markdown heading (both go through the same
+# naming as block: tags; a few of each kind suffice)
+SOME_NAMES = {"../evil", "/abs", "", "CON", "x" * 10_000, "a\x01b", "ｅｖｉｌ", "a\u202eb"}
+
+
 def name_cases():
     for n in HOSTILE_NAMES:
         label = n if len(n) < 20 else n[:8] + f"...({len(n)} chars)"
@@ -448,6 +454,10 @@ def name_cases():
                              code("a = 1\n", [f"block:{n}"]),
                              code("b = a + 1\nprint(b)\n", ["block:second"])]),
                    clean=False, analyze=False)
+        if n not in SOME_NAMES:
+            yield Case(f"--name {label!r}", small_notebook(), args=["--name", n], clean=False,
+                       analyze=False)
+            continue
         # a step that depends on it by name
         yield Case(f"prev: name {label!r}",
                    notebook([code("a = 1\n", ["block:first"]),
@@ -512,22 +522,38 @@ def main():
     if len(args) != 1:
         sys.exit(__doc__)
     NB2PIPE = os.path.abspath(args[0])
-    failures = total = 0
     started = time.monotonic()
-    for group in (reader_cases, python_cases, name_cases, value_cases):
-        for case in group():
-            if only and only not in case.name:
-                continue
-            total += 1
+    # two cases at a time; cases are generated one by one as workers take them (some
+    # hold 200 MB)
+    cases = (c for group in (reader_cases, python_cases, name_cases, value_cases)
+             for c in group() if not only or only in c.name)
+    lock = threading.Lock()
+    counts = {"total": 0, "failures": 0}
+
+    def worker():
+        while True:
+            with lock:
+                case = next(cases, None)
+                if case is None:
+                    return
+                counts["total"] += 1
             root = tempfile.mkdtemp(prefix="nb2pipe-hostile-")
             try:
-                result = run_case(case, root)
-                print(f"ok   {case.name}: {result}", flush=True)
+                line = f"ok   {case.name}: {run_case(case, root)}"
             except Failure as e:
-                failures += 1
-                print(f"FAIL {case.name}: {e}", flush=True)
+                line = f"FAIL {case.name}: {e}"
+                with lock:
+                    counts["failures"] += 1
             finally:
                 shutil.rmtree(root, ignore_errors=True)
+            print(line, flush=True)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    total, failures = counts["total"], counts["failures"]
     print(f"hostile: {total - failures} of {total} cases pass "
           f"({time.monotonic() - started:.0f} s{', sanitized build' if SANITIZED else ''})")
     sys.exit(1 if failures or total == 0 else 0)
