@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -181,6 +182,55 @@ int nb_buf_read_file(nb_buf *b, const char *path, size_t max_bytes)
     return 0;
 }
 
+/* A mapped file that another process truncates while nb2pipe reads it faults with SIGBUS
+ * on the pages past its new end. That is a file changing under us, not a crash: the
+ * handler names the file and exits 2. Nothing can be half written at that point: the
+ * mapping is only read while parsing and comparing, and every output goes to a temporary
+ * file renamed into place afterwards. One mapping is guarded at a time (nb2pipe reads one
+ * notebook at a time); a second view while one is open is read instead of mapped. */
+static struct {
+    const char *start; /* NULL when no mapping is guarded */
+    size_t len;
+    char message[512];
+    size_t message_len;
+} guarded_view;
+
+static void on_sigbus(int sig, siginfo_t *info, void *context)
+{
+    (void)context;
+    const char *addr = info->si_addr;
+    if (guarded_view.start && addr >= guarded_view.start &&
+        addr < guarded_view.start + guarded_view.len) {
+        ssize_t ignored = write(STDERR_FILENO, guarded_view.message, guarded_view.message_len);
+        (void)ignored;
+        _exit(2);
+    }
+    /* not ours: die of it as if there were no handler */
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void guard_mapping(const char *start, size_t len, const char *path)
+{
+    static bool handler_installed;
+    if (!handler_installed) {
+        struct sigaction action;
+        memset(&action, 0, sizeof action);
+        action.sa_sigaction = on_sigbus;
+        action.sa_flags = SA_SIGINFO;
+        sigemptyset(&action.sa_mask);
+        sigaction(SIGBUS, &action, NULL);
+        handler_installed = true;
+    }
+    int n = snprintf(guarded_view.message, sizeof guarded_view.message,
+                     "%s: error: the file shrank while it was being read (another process "
+                     "changed it); nothing was written [io-error]\n", path);
+    guarded_view.message_len = n < 0 ? 0 : (size_t)n < sizeof guarded_view.message
+                                                ? (size_t)n : sizeof guarded_view.message - 1;
+    guarded_view.len = len;
+    guarded_view.start = start;
+}
+
 int nb_file_view_open(nb_file_view *v, const char *path, size_t max_bytes)
 {
     memset(v, 0, sizeof *v);
@@ -193,13 +243,15 @@ int nb_file_view_open(nb_file_view *v, const char *path, size_t max_bytes)
     /* a mapping ends in zeros up to its page's end, which gives the '\0' after the
      * last byte; a file that fills its last page is read instead */
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && page > 0 &&
-        (uintmax_t)st.st_size <= max_bytes && st.st_size % page != 0) {
+        (uintmax_t)st.st_size <= max_bytes && st.st_size % page != 0 && !guarded_view.start) {
         void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
         if (map != MAP_FAILED) {
             close(fd);
             v->data = map;
             v->len = (size_t)st.st_size;
             v->mapped = v->len;
+            /* the guard covers the whole last page: its zeros after the end are read too */
+            guard_mapping(map, v->mapped + (size_t)page - v->mapped % (size_t)page, path);
             return 0;
         }
     }
@@ -213,8 +265,11 @@ int nb_file_view_open(nb_file_view *v, const char *path, size_t max_bytes)
 
 void nb_file_view_release(nb_file_view *v)
 {
-    if (v->mapped)
+    if (v->mapped) {
+        if (guarded_view.start == v->data)
+            guarded_view.start = NULL;
         munmap((void *)(uintptr_t)v->data, v->mapped);
+    }
     nb_buf_release(&v->buf);
     memset(v, 0, sizeof *v);
     nb_buf_init(&v->buf);

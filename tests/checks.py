@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 
 CHECKS = []
 
@@ -40,16 +41,17 @@ def run_checks(title, only=""):
         if only not in name:
             continue
         ran += 1
+        started = time.monotonic()
         try:
             if inspect.signature(fn).parameters:
                 with tempfile.TemporaryDirectory(prefix="nb2pipe-check-") as work:
                     fn(work)
             else:
                 fn()
-            print(f"ok {name}")
+            print(f"ok {name} ({time.monotonic() - started:.1f} s)")
         except Exception as e:  # noqa: BLE001 - reported, counted
             failed += 1
-            print(f"FAIL {name}: {type(e).__name__}: {e}")
+            print(f"FAIL {name} ({time.monotonic() - started:.1f} s): {type(e).__name__}: {e}")
         sys.stdout.flush()
     print(f"{title}: {ran - failed} passed, {failed} failed")
     return 1 if failed or not ran else 0

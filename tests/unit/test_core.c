@@ -1,3 +1,5 @@
+#define _POSIX_C_SOURCE 200809L /* mkstemp, ftruncate, pread */
+
 /* The shared pieces: nb_buf, the pool, the name interner, the escaping layer and the
  * diagnostics renderer. */
 #include <stdarg.h>
@@ -13,9 +15,12 @@
 #include "nb2pipe/text.h"
 #include "nb2pipe/writer.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static void test_buf(void **state)
 {
@@ -198,13 +203,73 @@ static void test_seal(void **state)
     nb_fileset_release(&fs);
 }
 
+/* A file truncated by another process while it is mapped: touching the lost pages must
+ * end the process with exit 2 and a message naming the file, not a SIGBUS crash. */
+static void test_file_view_truncated(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/nb2pipe-view-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    long page = sysconf(_SC_PAGESIZE);
+    size_t size = 3 * (size_t)page + 10; /* not a whole number of pages: it is mapped */
+    char *bytes = malloc(size);
+    memset(bytes, 'x', size);
+    assert_int_equal(write(fd, bytes, size), (ssize_t)size);
+    free(bytes);
+
+    nb_file_view view, second;
+    assert_int_equal(nb_file_view_open(&view, path, size + 1), 0);
+    assert_int_equal(view.mapped, size);
+    /* only one mapping is guarded: a second view of the same file is read instead */
+    assert_int_equal(nb_file_view_open(&second, path, size + 1), 0);
+    assert_int_equal(second.mapped, 0);
+    assert_int_equal(second.len, size);
+    assert_memory_equal(second.data, view.data, size);
+    nb_file_view_release(&second);
+
+    char errors[] = "/tmp/nb2pipe-view-err-XXXXXX";
+    int err_fd = mkstemp(errors);
+    assert_true(err_fd >= 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        dup2(err_fd, STDERR_FILENO);
+        if (ftruncate(fd, 10) != 0)
+            _exit(3);
+        volatile char last = view.data[size - 1]; /* faults: past the new end */
+        (void)last;
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 2);
+    char message[1024] = "";
+    ssize_t n = pread(err_fd, message, sizeof message - 1, 0);
+    assert_true(n > 0);
+    assert_non_null(strstr(message, path));
+    assert_non_null(strstr(message, "[io-error]"));
+    nb_file_view_release(&view);
+
+    /* released: the next view is mapped and guarded again (the file now has 10 bytes) */
+    assert_int_equal(nb_file_view_open(&view, path, size + 1), 0);
+    assert_int_equal(view.mapped, 10);
+    assert_int_equal(view.data[10], '\0');
+    nb_file_view_release(&view);
+    close(fd);
+    close(err_fd);
+    unlink(path);
+    unlink(errors);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_buf),       cmocka_unit_test(test_pool),
         cmocka_unit_test(test_names),     cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_writer),    cmocka_unit_test(test_diag_text),
-        cmocka_unit_test(test_seal),
+        cmocka_unit_test(test_seal),      cmocka_unit_test(test_file_view_truncated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
