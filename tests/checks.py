@@ -9,6 +9,7 @@ each, and a summary line `TITLE: N passed, M failed`.
     sys.exit(run_checks("clean behaviour", only=""))
 """
 import inspect
+import json
 import os
 import shutil
 import sys
@@ -31,6 +32,17 @@ def copy_fixtures(directory, *names):
     for name in names:
         shutil.copy(os.path.join(directory, name), work)
     return work
+
+
+def edit_cell(path, cell_id, new_source):
+    """Rewrites the notebook PATH with the cell whose id is CELL_ID holding NEW_SOURCE."""
+    with open(path, encoding="utf-8") as f:
+        nb = json.load(f)
+    for cell in nb["cells"]:
+        if cell.get("id") == cell_id:
+            cell["source"] = new_source
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 def run_checks(title, only=""):

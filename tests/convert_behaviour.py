@@ -12,7 +12,7 @@ import stat
 import subprocess
 import sys
 
-from checks import check, copy_fixtures, run_checks
+from checks import check, copy_fixtures, edit_cell, run_checks
 
 BINARY = FIXTURES = None
 
@@ -36,15 +36,6 @@ def tree(root):
 
 def workdir(*fixtures):
     return copy_fixtures(FIXTURES, *fixtures)
-
-
-def edit_cell(path, cell_id, new_source):
-    nb = json.load(open(path, encoding="utf-8"))
-    for cell in nb["cells"]:
-        if cell.get("id") == cell_id:
-            cell["source"] = new_source
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 @check("deterministic: same bytes from another directory, locale and time zone")

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 
-from checks import check, copy_fixtures, run_checks
+from checks import check, copy_fixtures, edit_cell, run_checks
 
 BINARY = FIXTURES = None
 
@@ -108,15 +108,6 @@ def read(path):
 # ---- incremental -------------------------------------------------------------------------
 
 TITANIC_STEPS = ["clean", "evaluate", "feature_engineering", "load_data", "train"]
-
-
-def edit_cell(path, cell_id, new_source):
-    nb = json.load(open(path, encoding="utf-8"))
-    for cell in nb["cells"]:
-        if cell.get("id") == cell_id:
-            cell["source"] = new_source
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(nb, f, indent=1)
 
 
 def cell_source(work, cell_id):
