@@ -2,6 +2,7 @@
 
 #include "nb2pipe/alloc.h"
 #include "nb2pipe/buf.h"
+#include "nb2pipe/text.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -46,17 +47,6 @@ static void skip_ws(skim *s)
         s->p++;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* The code unit of a \uXXXX escape at P (pointing at the backslash), or -1. */
 static long unicode_escape(const skim *s, const char *p)
 {
@@ -64,7 +54,7 @@ static long unicode_escape(const skim *s, const char *p)
         return -1;
     long v = 0;
     for (int i = 2; i < 6; i++) {
-        int h = hex_value(p[i]);
+        int h = nb_hex_digit((unsigned char)p[i]);
         if (h < 0)
             return -1;
         v = v * 16 + h;

@@ -33,6 +33,7 @@
 #include "nb2pipe/emit.h"
 
 #include "nb2pipe/k8s.h"
+#include "nb2pipe/text.h"
 #include "nb2pipe/writer.h"
 
 #include <math.h>
@@ -151,17 +152,6 @@ static const char *skip_sign(const char *s, bool *negative)
     return s + strspn(s, " \t\r\n\\");
 }
 
-static int digit_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return 99;
-}
-
 /* A Python int literal (sign, 0x/0o/0b, underscores) as a decimal YAML/JSON integer.
  * False when it is none (1j) or KFP cannot hold it: parameter values are doubles,
  * exact up to 2^53. */
@@ -180,8 +170,9 @@ static bool int_text(const char *text, nb_buf *out)
     for (; *s; s++) {
         if (*s == '_')
             continue;
-        unsigned d = (unsigned)digit_value(*s);
-        if (d >= base || v > (limit - d) / base)
+        int digit = nb_hex_digit((unsigned char)*s);
+        unsigned d = (unsigned)digit;
+        if (digit < 0 || d >= base || v > (limit - d) / base)
             return false;
         v = v * base + d;
         any = true;

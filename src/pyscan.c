@@ -1874,9 +1874,7 @@ static long hex_value(const char *s, size_t n)
 {
     long v = 0;
     for (size_t i = 0; i < n; i++) {
-        int c = (unsigned char)s[i];
-        int d = isdigit(c) ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                     : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        int d = nb_hex_digit((unsigned char)s[i]);
         if (d < 0)
             return -1;
         v = v * 16 + d;

@@ -76,6 +76,17 @@ int nb_utf8_columns(const char *s, size_t len)
     return cols;
 }
 
+int nb_hex_digit(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 void nb_text_position(const char *text, size_t offset, int *line, int *col)
 {
     int l = 1;

@@ -16,6 +16,9 @@ size_t nb_utf8_check(const char *s, size_t len);
  * character columns diagnostics show. */
 int nb_utf8_columns(const char *s, size_t len);
 
+/* The value of the hex digit C (0-9, a-f, A-F), or -1. */
+int nb_hex_digit(int c);
+
 /* The 1-based line and character column of byte OFFSET in TEXT. */
 void nb_text_position(const char *text, size_t offset, int *line, int *col);
 
