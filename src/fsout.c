@@ -355,25 +355,25 @@ int nb_write_file_atomic(const char *path, const char *data, size_t len, unsigne
     return status;
 }
 
+/* Creates directory PATH and its missing parents. PATH itself is tried first: nearly
+ * every file goes to a directory that exists already, and then this is one call. */
 static int make_dirs(const char *path, nb_diags *diags)
 {
-    nb_buf b = NB_BUF_INIT;
-    nb_buf_puts(&b, path);
-    for (size_t i = 1; i <= b.len; i++) {
-        if (b.data[i] != '/' && b.data[i] != '\0')
-            continue;
-        char saved = b.data[i];
-        b.data[i] = '\0';
-        if (mkdir(b.data, 0777) != 0 && errno != EEXIST) {
-            nb_diag_add(diags, NB_ERROR, "io-error", (nb_loc){ .file = b.data },
-                        "cannot create directory: %s", strerror(errno));
-            nb_buf_release(&b);
-            return -1;
-        }
-        b.data[i] = saved;
+    if (mkdir(path, 0777) == 0 || errno == EEXIST)
+        return 0;
+    const char *slash = strrchr(path, '/');
+    if (errno == ENOENT && slash && slash != path) {
+        char *parent = nb_xstrndup(path, (size_t)(slash - path));
+        int rc = make_dirs(parent, diags);
+        free(parent);
+        if (rc != 0)
+            return -1; /* reported for the parent */
+        if (mkdir(path, 0777) == 0 || errno == EEXIST)
+            return 0;
     }
-    nb_buf_release(&b);
-    return 0;
+    nb_diag_add(diags, NB_ERROR, "io-error", (nb_loc){ .file = path },
+                "cannot create directory: %s", strerror(errno));
+    return -1;
 }
 
 static int make_parent_dirs(const char *path, nb_diags *diags)
