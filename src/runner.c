@@ -179,6 +179,48 @@ static const char *stale_reason(runner *r, size_t i)
     return NULL;
 }
 
+/* The run cache. A stale step whose whole fingerprint (code, parameter values, input
+ * bytes, python) equals that of an older successful record gets that record's outputs
+ * back from the object store instead of running: setting a parameter back, or undoing
+ * an edit, costs a copy, not a run. The step's record is read into *PREV; returns the
+ * run it comes from, or 0 when there is none or one of its objects is gone or damaged
+ * (removed by gc). */
+static long long cached_record(runner *r, size_t i, nb_step_record *prev)
+{
+    long long run = 0;
+    if (!r->rec || nb_runrec_same_fingerprint(r->rec, r->plan.steps[i].name,
+                                              r->steps[i].fingerprint.whole, &r->pool, prev,
+                                              &run, r->diags) != 1)
+        return 0;
+    for (size_t k = 0; k < prev->noutputs; k++)
+        if (!nb_runrec_has_object(r->rec, prev->outputs[k].hash))
+            return 0;
+    return run;
+}
+
+/* Puts the outputs of PREV into the data directory; on success they become step I's. */
+static int restore_cached_outputs(runner *r, size_t i, const nb_step_record *prev)
+{
+    nb_buf path = NB_BUF_INIT;
+    int status = 0;
+    for (size_t k = 0; k < prev->noutputs && status == 0; k++) {
+        nb_buf_reset(&path);
+        nb_buf_printf(&path, "%s/%s", r->plan.data_dir, prev->outputs[k].path);
+        char *slash = strrchr(path.data, '/');
+        *slash = '\0'; /* the step's directory may have been deleted */
+        status = mkdir(path.data, 0777) == 0 || errno == EEXIST ? 0 : -1;
+        *slash = '/';
+        if (status == 0)
+            status = nb_runrec_restore(r->rec, prev->outputs[k].hash, path.data, r->diags);
+    }
+    nb_buf_release(&path);
+    if (status == 0) {
+        r->steps[i].outputs = prev->outputs;
+        r->steps[i].noutputs = prev->noutputs;
+    }
+    return status;
+}
+
 /* ---- progress --------------------------------------------------------------------------- */
 
 static void clear_status_line(runner *r)
@@ -275,7 +317,10 @@ static void event_finish(runner *r, size_t i)
         fprintf(r->out, "ok          %-24s %6.2f s\n", name, s->duration);
         break;
     case STEP_UP_TO_DATE:
-        fprintf(r->out, "up to date  %s\n", name);
+        if (s->reason)
+            fprintf(r->out, "up to date  %-24s %s\n", name, s->reason);
+        else
+            fprintf(r->out, "up to date  %s\n", name);
         break;
     case STEP_FAILED:
         fprintf(r->out, "failed      %-24s %6.2f s  %s\n", name, s->duration, failure_text(r, s));
@@ -515,9 +560,17 @@ static bool dispatch(runner *r)
         if (r->stopping || r->running >= (size_t)r->jobs)
             continue;
         const char *reason = stale_reason(r, i);
+        nb_step_record cached;
+        long long cached_run;
         if (!reason && !r->opts->force) {
             r->steps[i].started = wall_seconds();
             finish_step(r, i, STEP_UP_TO_DATE, NULL);
+        } else if (!r->opts->force && (cached_run = cached_record(r, i, &cached)) > 0 &&
+                   restore_cached_outputs(r, i, &cached) == 0) {
+            r->steps[i].started = wall_seconds();
+            finish_step(r, i, STEP_UP_TO_DATE,
+                        pool_printf(&r->pool, "%s; outputs of run %lld restored", reason,
+                                    cached_run));
         } else {
             r->steps[i].reason = reason ? reason : "--force";
             start_step(r, i);
@@ -883,6 +936,12 @@ int nb_run_status(const nb_run_opts *opts, nb_diags *diags, FILE *out)
             reason = pool_printf(&r.pool, "upstream %s is not up to date",
                                  r.plan.steps[upstream].name);
             r.steps[i].state = STEP_WAITING;
+        } else if (reason && upstream < 0) {
+            nb_step_record cached;
+            long long cached_run = cached_record(&r, i, &cached);
+            if (cached_run > 0)
+                reason = pool_printf(&r.pool, "%s; run %lld has the outputs, a run restores them",
+                                     reason, cached_run);
         }
         if (json)
             json_array_append_new(json, json_pack("{s:s, s:s, s:s?}", "step", r.plan.steps[i].name,

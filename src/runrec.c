@@ -324,6 +324,25 @@ static int read_outputs(nb_runrec *rec, long long run, nb_pool *pool, nb_step_re
     return rc == SQLITE_DONE ? 0 : db_error(rec, diags, "read");
 }
 
+/* Reads the first row of STMT (prepared with STEP_COLUMNS and bound) and its outputs;
+ * finalizes STMT. Returns 1, 0 when there is no row, or -1 after recording an error. */
+static int read_first_step(nb_runrec *rec, sqlite3_stmt *stmt, nb_pool *pool,
+                           nb_step_record *out, long long *run, nb_diags *diags)
+{
+    int rc = sqlite3_step(stmt);
+    int found = 0;
+    if (rc == SQLITE_ROW) {
+        *run = read_step(stmt, pool, out);
+        found = 1;
+    } else if (rc != SQLITE_DONE) {
+        found = db_error(rec, diags, "read");
+    }
+    sqlite3_finalize(stmt);
+    if (found == 1 && read_outputs(rec, *run, pool, out, diags) != 0)
+        found = -1;
+    return found;
+}
+
 int nb_runrec_last_good(nb_runrec *rec, const char *step, long long before, nb_pool *pool,
                         nb_step_record *out, long long *run, nb_diags *diags)
 {
@@ -337,18 +356,23 @@ int nb_runrec_last_good(nb_runrec *rec, const char *step, long long before, nb_p
     bind_text(stmt, 1, step);
     sqlite3_bind_int64(stmt, 2, before);
     sqlite3_bind_int64(stmt, 3, before);
-    int rc = sqlite3_step(stmt);
-    int found = 0;
-    if (rc == SQLITE_ROW) {
-        *run = read_step(stmt, pool, out);
-        found = 1;
-    } else if (rc != SQLITE_DONE) {
-        found = db_error(rec, diags, "read");
-    }
-    sqlite3_finalize(stmt);
-    if (found == 1 && read_outputs(rec, *run, pool, out, diags) != 0)
-        found = -1;
-    return found;
+    return read_first_step(rec, stmt, pool, out, run, diags);
+}
+
+int nb_runrec_same_fingerprint(nb_runrec *rec, const char *step, const char *fingerprint,
+                               nb_pool *pool, nb_step_record *out, long long *run,
+                               nb_diags *diags)
+{
+    sqlite3_stmt *stmt = prepare(rec,
+                                 "SELECT " STEP_COLUMNS " FROM steps WHERE step = ? AND"
+                                 " fingerprint = ? AND status IN ('ok', 'up-to-date')"
+                                 " ORDER BY run DESC LIMIT 1",
+                                 diags);
+    if (!stmt)
+        return -1;
+    bind_text(stmt, 1, step);
+    bind_text(stmt, 2, fingerprint);
+    return read_first_step(rec, stmt, pool, out, run, diags);
 }
 
 long nb_runrec_steps(nb_runrec *rec, long long run, nb_pool *pool, nb_step_record **steps,
@@ -534,6 +558,15 @@ int nb_runrec_keep(nb_runrec *rec, const char *path, const char *hash, nb_diags 
     }
     free(object);
     return status;
+}
+
+bool nb_runrec_has_object(const nb_runrec *rec, const char *hash)
+{
+    char *object = nb_runrec_object_path(rec, hash);
+    char actual[NB_HASH_HEX];
+    bool intact = nb_hash_file(object, actual) == 0 && strcmp(actual, hash) == 0;
+    free(object);
+    return intact;
 }
 
 int nb_runrec_restore(nb_runrec *rec, const char *hash, const char *dest, nb_diags *diags)

@@ -150,11 +150,16 @@ def _():
     # a parameter reruns exactly the steps that read it (and what their outputs change)
     ok(nb2pipe(["run", "titanic", "--param", "N_ESTIMATORS=20"], work))
     assert executed(pipe, 5) == ["evaluate", "train"], executed(pipe, 5)
-    # an output deleted behind nb2pipe's back is noticed
-    os.remove(os.path.join(pipe, "output", "feature_engineering", "X.pkl"))
+    # an output deleted behind nb2pipe's back is noticed, and put back from the object
+    # store (the run cache) rather than computed again
+    x_path = os.path.join(pipe, "output", "feature_engineering", "X.pkl")
+    x_bytes = read(x_path)
+    os.remove(x_path)
     ok(nb2pipe(["run", "titanic", "--param", "N_ESTIMATORS=20"], work))
     assert records(pipe)[6]["steps"]["feature_engineering"] == (
-        "ok", "output feature_engineering/X.pkl is missing"), records(pipe)[6]
+        "up-to-date", "output feature_engineering/X.pkl is missing; outputs of run 5 restored"), \
+        records(pipe)[6]
+    assert executed(pipe, 6) == [] and read(x_path) == x_bytes, executed(pipe, 6)
     r = ok(nb2pipe(["run", "titanic", "--force", "--only", "clean", "--param", "N_ESTIMATORS=20"], work))
     assert executed(pipe, 7) == ["clean"], executed(pipe, 7)
 
@@ -350,9 +355,14 @@ def _():
     assert read(df_path) == first_df, "restored input differs from run 1's"
     assert "restored titanic/output/load_data/df.pkl (df from step load_data, run 1)" in r.stdout, r.stdout
     assert "resume with: nb2pipe run titanic --from clean" in r.stdout, r.stdout
+    # resuming: the steps have run 1's fingerprints again, so the run cache gives run 1's
+    # outputs; forced, they execute and compute the same bytes
     ok(nb2pipe(["run", "titanic", "--from", "clean"], work))
     assert read(metrics_path) == first_metrics, (read(metrics_path), first_metrics)
-    assert executed(pipe, 3) == ["clean", "evaluate", "feature_engineering", "train"], executed(pipe, 3)
+    assert executed(pipe, 3) == [], executed(pipe, 3)
+    ok(nb2pipe(["run", "titanic", "--from", "clean", "--force"], work))
+    assert read(metrics_path) == first_metrics, (read(metrics_path), first_metrics)
+    assert executed(pipe, 4) == ["clean", "evaluate", "feature_engineering", "train"], executed(pipe, 4)
     # the resume command carries the run's parameters
     r = ok(nb2pipe(["restore", "train", "--run", "2", "titanic"], work))
     assert "--from train --param DATA_PATH=titanic_small.csv" in r.stdout, r.stdout
@@ -365,6 +375,35 @@ def _():
     assert r.returncode == 2 and "[would-overwrite]" in r.stderr, r.stderr
     r = nb2pipe(["restore", "evaluate", "--run", "99", "titanic"], work)
     assert r.returncode == 2 and "[no-such-run]" in r.stderr, r.stderr
+
+
+@check("cache: a parameter set back restores the earlier run's outputs without running; gc'd objects run again")
+def _():
+    work = diamond()
+    pipe = os.path.join(work, "diamond")
+    data = os.path.join(pipe, "output")
+    ok(nb2pipe(["run", "diamond", "--param", "SLEEP=0"], work))
+    first = {step: read(os.path.join(data, step, step + ".pkl")) for step in ("left", "right")}
+    ok(nb2pipe(["run", "diamond", "--param", "SLEEP=0.01"], work))
+    assert executed(pipe, 2) == ["join", "left", "right"], executed(pipe, 2)
+    r = ok(nb2pipe(["status", "diamond", "--param", "SLEEP=0"], work))
+    assert "run 1 has the outputs" in r.stdout, r.stdout
+    ok(nb2pipe(["run", "diamond", "--param", "SLEEP=0"], work))
+    assert executed(pipe, 3) == [], executed(pipe, 3)
+    steps = records(pipe)[3]["steps"]
+    for step in ("left", "right", "join"):
+        status, reason = steps[step]
+        assert status == "up-to-date" and reason.endswith("outputs of run 1 restored"), (step, steps)
+    for step, content in first.items():
+        assert read(os.path.join(data, step, step + ".pkl")) == content, f"{step}: not run 1's bytes"
+    # --force runs whatever the cache holds
+    ok(nb2pipe(["run", "diamond", "--param", "SLEEP=0.01", "--force", "--only", "left"], work))
+    assert executed(pipe, 4) == ["left"], executed(pipe, 4)
+    # gc keeps run 4 alone (left's record): the other steps' records and objects are
+    # gone, so they run again; left, recorded in run 4, is up to date
+    ok(nb2pipe(["gc", "--keep", "1", "diamond"], work))
+    ok(nb2pipe(["run", "diamond", "--param", "SLEEP=0.01"], work))
+    assert executed(pipe, 5) == ["join", "right", "source"], executed(pipe, 5)
 
 
 @check("gc: keeps the newest runs and the newest successful one; restore of a forgotten run is refused")

@@ -65,6 +65,12 @@ int nb_runrec_end(nb_runrec *rec, long long run, const char *status, nb_diags *d
 int nb_runrec_last_good(nb_runrec *rec, const char *step, long long before, nb_pool *pool,
                         nb_step_record *out, long long *run, nb_diags *diags);
 
+/* The newest record of STEP with the whole fingerprint FINGERPRINT that left outputs,
+ * in any run: the run cache. Returns like nb_runrec_last_good. */
+int nb_runrec_same_fingerprint(nb_runrec *rec, const char *step, const char *fingerprint,
+                               nb_pool *pool, nb_step_record *out, long long *run,
+                               nb_diags *diags);
+
 /* One line of `nb2pipe runs`. */
 typedef struct nb_run_summary {
     long long id;
@@ -100,6 +106,9 @@ int nb_runrec_keep(nb_runrec *rec, const char *path, const char *hash, nb_diags 
 
 /* Path of the stored object HASH (it may not exist). Caller frees. */
 char *nb_runrec_object_path(const nb_runrec *rec, const char *hash);
+
+/* True when the store holds object HASH and its bytes still have that hash. */
+bool nb_runrec_has_object(const nb_runrec *rec, const char *hash);
 
 /* Replaces DEST atomically with the stored object HASH, after checking the object still
  * has that hash. Returns 0 or -1 after recording an error. */
