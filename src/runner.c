@@ -179,6 +179,11 @@ static const char *stale_reason(runner *r, size_t i)
     return NULL;
 }
 
+static int make_dir(const char *path)
+{
+    return mkdir(path, 0777) == 0 || errno == EEXIST ? 0 : -1;
+}
+
 /* The run cache. A stale step whose whole fingerprint (code, parameter values, input
  * bytes, python) equals that of an older successful record gets that record's outputs
  * back from the object store instead of running: setting a parameter back, or undoing
@@ -208,7 +213,7 @@ static int restore_cached_outputs(runner *r, size_t i, const nb_step_record *pre
         nb_buf_printf(&path, "%s/%s", r->plan.data_dir, prev->outputs[k].path);
         char *slash = strrchr(path.data, '/');
         *slash = '\0'; /* the step's directory may have been deleted */
-        status = mkdir(path.data, 0777) == 0 || errno == EEXIST ? 0 : -1;
+        status = make_dir(path.data);
         *slash = '/';
         if (status == 0)
             status = nb_runrec_restore(r->rec, prev->outputs[k].hash, path.data, r->diags);
@@ -647,11 +652,6 @@ static void schedule(runner *r)
 }
 
 /* ---- setting up --------------------------------------------------------------------------- */
-
-static int make_dir(const char *path)
-{
-    return mkdir(path, 0777) == 0 || errno == EEXIST ? 0 : -1;
-}
 
 static int take_lock(runner *r)
 {
