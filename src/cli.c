@@ -770,13 +770,9 @@ static int clean_one(cli *c, const clean_cli *o, const char *path)
 {
     nb_buf cleaned = NB_BUF_INIT;
     nb_file_view original; /* mapped: a big notebook costs no copy */
-    size_t limit = o->read.max_bytes ? o->read.max_bytes : NB_DEFAULT_MAX_BYTES;
     int status = NB_EXIT_BAD;
-    if (nb_file_view_open(&original, path, limit + 1) != 0) {
-        nb_diag_add(&c->diags, NB_ERROR, errno == EFBIG ? "too-large" : "io-error",
-                    (nb_loc){ .file = path }, "cannot read notebook: %s", strerror(errno));
+    if (nb_notebook_open_file(path, &o->read, &original, &c->diags) != 0)
         goto done;
-    }
     nb_read_opts read = o->read;
     read.keep_json = true;
     /* outputs that will be stripped need not be parsed: most of a notebook's bytes */
@@ -803,7 +799,7 @@ static int clean_one(cli *c, const clean_cli *o, const char *path)
     if (o->to_stdout) {
         write_all(stdout, &cleaned);
         status = NB_EXIT_OK;
-    } else if (original.len == cleaned.len && memcmp(original.data, cleaned.data, cleaned.len) == 0) {
+    } else if (nb_buf_equals(&cleaned, original.data, original.len)) {
         status = NB_EXIT_OK; /* already clean: not touched, mtime and all */
     } else if (o->check) {
         printf("%s\n", path);

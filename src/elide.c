@@ -41,16 +41,46 @@ static void init_tables(void)
     string_stop['\\'] = 1;
 }
 
-static void skip_ws(skim *s)
+/* Token helpers shared by the skimmer and the builder: they work on a position *P
+ * in text that ends at END. */
+
+static void skip_ws(const char **p, const char *end)
 {
-    while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
-        s->p++;
+    while (*p < end && (**p == ' ' || **p == '\n' || **p == '\r' || **p == '\t'))
+        (*p)++;
+}
+
+/* Moves past WORD (true, false, null) when the text at *P spells it. */
+static bool skip_word(const char **p, const char *end, const char *word)
+{
+    size_t n = strlen(word);
+    if ((size_t)(end - *p) < n || memcmp(*p, word, n) != 0)
+        return false;
+    *p += n;
+    return true;
+}
+
+/* After an array item or object member: 1 when CLOSE ends the container (moved past
+ * it), 0 when a comma says another comes (moved past it and the blanks after it), -1
+ * for anything else. */
+static int after_item(const char **p, const char *end, char close)
+{
+    skip_ws(p, end);
+    if (*p < end && **p == close) {
+        (*p)++;
+        return 1;
+    }
+    if (*p == end || **p != ',')
+        return -1;
+    (*p)++;
+    skip_ws(p, end);
+    return 0;
 }
 
 /* The code unit of a \uXXXX escape at P (pointing at the backslash), or -1. */
-static long unicode_escape(const skim *s, const char *p)
+static long unicode_escape(const char *p, const char *end)
 {
-    if (s->end - p < 6 || p[0] != '\\' || p[1] != 'u')
+    if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
         return -1;
     long v = 0;
     for (int i = 2; i < 6; i++) {
@@ -72,12 +102,12 @@ static bool skip_escape(skim *s, bool key)
         s->p += 2;
         return true;
     }
-    long v = unicode_escape(s, s->p);
+    long v = unicode_escape(s->p, s->end);
     if (v < 0 || (v == 0 && key) || (v >= 0xDC00 && v <= 0xDFFF))
         return false;
     s->p += 6;
     if (v >= 0xD800 && v <= 0xDBFF) {
-        long low = unicode_escape(s, s->p);
+        long low = unicode_escape(s->p, s->end);
         if (low < 0xDC00 || low > 0xDFFF)
             return false;
         s->p += 6;
@@ -192,15 +222,6 @@ static bool skip_number(skim *s)
     return real ? len <= 40 : len <= 18;
 }
 
-static bool skip_literal(skim *s, const char *word)
-{
-    size_t n = strlen(word);
-    if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0)
-        return false;
-    s->p += n;
-    return true;
-}
-
 static bool skim_value(skim *s, int depth, role r);
 
 /* Records that the cell being read has its outputs from START to s->p, cut out. */
@@ -243,7 +264,7 @@ static bool skim_object(skim *s, int depth, role r)
 {
     bool outputs_seen = false;
     s->p++;
-    skip_ws(s);
+    skip_ws(&s->p, s->end);
     if (s->p < s->end && *s->p == '}') {
         s->p++;
         return true;
@@ -259,24 +280,16 @@ static bool skim_object(skim *s, int depth, role r)
         if (escaped && r != OTHER)
             return false;
         size_t len = (size_t)(s->p - 1 - key);
-        skip_ws(s);
+        skip_ws(&s->p, s->end);
         if (s->p == s->end || *s->p != ':')
             return false;
         s->p++;
-        skip_ws(s);
+        skip_ws(&s->p, s->end);
         if (!skim_member(s, depth, r, key, len, &outputs_seen))
             return false;
-        skip_ws(s);
-        if (s->p == s->end)
-            return false;
-        if (*s->p == '}') {
-            s->p++;
-            return true;
-        }
-        if (*s->p != ',')
-            return false;
-        s->p++;
-        skip_ws(s);
+        int closed = after_item(&s->p, s->end, '}');
+        if (closed != 0)
+            return closed == 1;
     }
 }
 
@@ -294,7 +307,7 @@ static void add_cell(skim *s)
 static bool skim_array(skim *s, int depth, role r)
 {
     s->p++;
-    skip_ws(s);
+    skip_ws(&s->p, s->end);
     if (s->p < s->end && *s->p == ']') {
         s->p++;
         return true;
@@ -304,17 +317,9 @@ static bool skim_array(skim *s, int depth, role r)
             add_cell(s);
         if (!skim_value(s, depth, r == CELLS ? CELL : OTHER))
             return false;
-        skip_ws(s);
-        if (s->p == s->end)
-            return false;
-        if (*s->p == ']') {
-            s->p++;
-            return true;
-        }
-        if (*s->p != ',')
-            return false;
-        s->p++;
-        skip_ws(s);
+        int closed = after_item(&s->p, s->end, ']');
+        if (closed != 0)
+            return closed == 1;
     }
 }
 
@@ -329,9 +334,9 @@ static bool skim_value(skim *s, int depth, role r)
     case '{': return skim_object(s, depth + 1, r == CELLS ? OTHER : r);
     case '[': return skim_array(s, depth + 1, r == CELLS ? CELLS : OTHER);
     case '"': return skip_string(s, false, &escaped);
-    case 't': return skip_literal(s, "true");
-    case 'f': return skip_literal(s, "false");
-    case 'n': return skip_literal(s, "null");
+    case 't': return skip_word(&s->p, s->end, "true");
+    case 'f': return skip_word(&s->p, s->end, "false");
+    case 'n': return skip_word(&s->p, s->end, "null");
     default:
         if (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))
             return skip_number(s);
@@ -351,9 +356,9 @@ bool nb_elide_outputs(const char *data, size_t len, nb_elided *out)
     init_tables();
     memset(out, 0, sizeof *out);
     skim s = { .base = data, .p = data, .end = data + len, .out = NB_BUF_INIT };
-    skip_ws(&s);
+    skip_ws(&s.p, s.end);
     bool ok = s.p < s.end && *s.p == '{' && skim_value(&s, 0, ROOT);
-    skip_ws(&s);
+    skip_ws(&s.p, s.end);
     bool cut_any = false;
     for (size_t i = 0; i < s.ncells; i++)
         cut_any |= s.stop[i] > s.start[i];
@@ -391,30 +396,6 @@ typedef struct builder {
 
 static json_t *build_value(builder *b);
 
-static void build_ws(builder *b)
-{
-    while (b->p < b->end && (*b->p == ' ' || *b->p == '\n' || *b->p == '\r' || *b->p == '\t'))
-        b->p++;
-}
-
-static void put_utf8(nb_buf *out, unsigned long cp)
-{
-    char u[4];
-    size_t n;
-    if (cp < 0x80) {
-        u[0] = (char)cp, n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xC0 | (cp >> 6)), u[1] = (char)(0x80 | (cp & 0x3F)), n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xE0 | (cp >> 12)), u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[2] = (char)(0x80 | (cp & 0x3F)), n = 3;
-    } else {
-        u[0] = (char)(0xF0 | (cp >> 18)), u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F)), u[3] = (char)(0x80 | (cp & 0x3F)), n = 4;
-    }
-    nb_buf_add(out, u, n);
-}
-
 /* Decodes the string at b->p (its opening quote) into b->scratch, NUL-terminated;
  * *LEN is its length. Returns false on anything the skimmer should have refused. */
 static bool build_string(builder *b, size_t *len)
@@ -439,19 +420,18 @@ static bool build_string(builder *b, size_t *len)
             p += 2;
             continue;
         }
-        skim tmp = { .p = (const char *)p, .end = b->end };
-        long cp = unicode_escape(&tmp, (const char *)p);
+        long cp = unicode_escape((const char *)p, b->end);
         if (cp < 0)
             return false;
         p += 6;
         if (cp >= 0xD800 && cp <= 0xDBFF) {
-            long low = unicode_escape(&tmp, (const char *)p);
+            long low = unicode_escape((const char *)p, b->end);
             if (low < 0xDC00 || low > 0xDFFF)
                 return false;
             cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
             p += 6;
         }
-        put_utf8(&b->scratch, (unsigned long)cp);
+        nb_buf_add_utf8(&b->scratch, (unsigned long)cp);
     }
     b->p = (const char *)p + 1;
     *len = b->scratch.len;
@@ -487,7 +467,7 @@ static json_t *build_object(builder *b)
 {
     json_t *obj = json_object();
     b->p++;
-    build_ws(b);
+    skip_ws(&b->p, b->end);
     if (b->p < b->end && *b->p == '}') {
         b->p++;
         return obj;
@@ -500,11 +480,11 @@ static json_t *build_object(builder *b)
         char small[64];
         char *key = len < sizeof small ? memcpy(small, b->scratch.data, len + 1)
                                        : nb_xstrndup(b->scratch.data, len);
-        build_ws(b);
+        skip_ws(&b->p, b->end);
         json_t *value = NULL;
         if (b->p < b->end && *b->p == ':') {
             b->p++;
-            build_ws(b);
+            skip_ws(&b->p, b->end);
             value = build_value(b);
         }
         bool ok = value && json_object_set_new_nocheck(obj, key, value) == 0;
@@ -512,15 +492,11 @@ static json_t *build_object(builder *b)
             free(key);
         if (!ok)
             break;
-        build_ws(b);
-        if (b->p < b->end && *b->p == '}') {
-            b->p++;
+        int closed = after_item(&b->p, b->end, '}');
+        if (closed == 1)
             return obj;
-        }
-        if (b->p == b->end || *b->p != ',')
+        if (closed < 0)
             break;
-        b->p++;
-        build_ws(b);
     }
     json_decref(obj);
     return NULL;
@@ -530,7 +506,7 @@ static json_t *build_array(builder *b)
 {
     json_t *arr = json_array();
     b->p++;
-    build_ws(b);
+    skip_ws(&b->p, b->end);
     if (b->p < b->end && *b->p == ']') {
         b->p++;
         return arr;
@@ -539,27 +515,14 @@ static json_t *build_array(builder *b)
         json_t *value = build_value(b);
         if (!value || json_array_append_new(arr, value) != 0)
             break;
-        build_ws(b);
-        if (b->p < b->end && *b->p == ']') {
-            b->p++;
+        int closed = after_item(&b->p, b->end, ']');
+        if (closed == 1)
             return arr;
-        }
-        if (b->p == b->end || *b->p != ',')
+        if (closed < 0)
             break;
-        b->p++;
-        build_ws(b);
     }
     json_decref(arr);
     return NULL;
-}
-
-static json_t *build_literal(builder *b, const char *word, json_t *value)
-{
-    size_t n = strlen(word);
-    if ((size_t)(b->end - b->p) < n || memcmp(b->p, word, n) != 0)
-        return NULL;
-    b->p += n;
-    return value;
 }
 
 static json_t *build_value(builder *b)
@@ -571,9 +534,9 @@ static json_t *build_value(builder *b)
     case '{': return build_object(b);
     case '[': return build_array(b);
     case '"': return build_string(b, &len) ? json_stringn_nocheck(b->scratch.data, len) : NULL;
-    case 't': return build_literal(b, "true", json_true());
-    case 'f': return build_literal(b, "false", json_false());
-    case 'n': return build_literal(b, "null", json_null());
+    case 't': return skip_word(&b->p, b->end, "true") ? json_true() : NULL;
+    case 'f': return skip_word(&b->p, b->end, "false") ? json_false() : NULL;
+    case 'n': return skip_word(&b->p, b->end, "null") ? json_null() : NULL;
     default: return build_number(b);
     }
 }
@@ -581,9 +544,9 @@ static json_t *build_value(builder *b)
 json_t *nb_elided_parse(const nb_elided *e)
 {
     builder b = { .p = e->text, .end = e->text + e->len, .scratch = NB_BUF_INIT };
-    build_ws(&b);
+    skip_ws(&b.p, b.end);
     json_t *root = build_value(&b);
-    build_ws(&b);
+    skip_ws(&b.p, b.end);
     if (root && b.p != b.end) {
         json_decref(root);
         root = NULL;

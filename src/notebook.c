@@ -506,22 +506,29 @@ fail:
     return NULL;
 }
 
-nb_notebook *nb_notebook_read_file(const char *path, const nb_read_opts *opts, nb_diags *diags)
+int nb_notebook_open_file(const char *path, const nb_read_opts *opts, nb_file_view *view,
+                          nb_diags *diags)
 {
     size_t limit = opts && opts->max_bytes ? opts->max_bytes : NB_DEFAULT_MAX_BYTES;
-    nb_file_view data;
     /* read one byte past the limit so that read_mem reports the size */
-    if (nb_file_view_open(&data, path, limit + 1) != 0) {
-        nb_loc loc = { .file = path };
-        if (errno == EFBIG)
-            nb_diag_add(diags, NB_ERROR, "too-large", loc,
-                        "notebook is over the limit of %zu bytes (see --max-size)", limit);
-        else
-            nb_diag_add(diags, NB_ERROR, "io-error", loc, "cannot read notebook: %s",
-                        strerror(errno));
-        nb_file_view_release(&data);
+    if (nb_file_view_open(view, path, limit + 1) == 0)
+        return 0;
+    nb_loc loc = { .file = path };
+    if (errno == EFBIG)
+        nb_diag_add(diags, NB_ERROR, "too-large", loc,
+                    "notebook is over the limit of %zu bytes (see --max-size)", limit);
+    else
+        nb_diag_add(diags, NB_ERROR, "io-error", loc, "cannot read notebook: %s",
+                    strerror(errno));
+    nb_file_view_release(view);
+    return -1;
+}
+
+nb_notebook *nb_notebook_read_file(const char *path, const nb_read_opts *opts, nb_diags *diags)
+{
+    nb_file_view data;
+    if (nb_notebook_open_file(path, opts, &data, diags) != 0)
         return NULL;
-    }
     nb_notebook *nb = nb_notebook_read_mem(path, data.data, data.len, opts, diags);
     nb_file_view_release(&data);
     return nb;

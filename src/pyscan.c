@@ -11,7 +11,6 @@
 #include "nb2pipe/buf.h"
 #include "nb2pipe/text.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <tree_sitter/api.h>
@@ -1882,26 +1881,6 @@ static long hex_value(const char *s, size_t n)
     return v;
 }
 
-/* Appends code point CP as UTF-8. */
-static void put_utf8(nb_buf *out, unsigned long cp)
-{
-    if (cp < 0x80) {
-        nb_buf_putc(out, (char)cp);
-    } else if (cp < 0x800) {
-        nb_buf_putc(out, (char)(0xc0 | (cp >> 6)));
-        nb_buf_putc(out, (char)(0x80 | (cp & 0x3f)));
-    } else if (cp < 0x10000) {
-        nb_buf_putc(out, (char)(0xe0 | (cp >> 12)));
-        nb_buf_putc(out, (char)(0x80 | ((cp >> 6) & 0x3f)));
-        nb_buf_putc(out, (char)(0x80 | (cp & 0x3f)));
-    } else {
-        nb_buf_putc(out, (char)(0xf0 | (cp >> 18)));
-        nb_buf_putc(out, (char)(0x80 | ((cp >> 12) & 0x3f)));
-        nb_buf_putc(out, (char)(0x80 | ((cp >> 6) & 0x3f)));
-        nb_buf_putc(out, (char)(0x80 | (cp & 0x3f)));
-    }
-}
-
 /* Decodes one escape sequence of a Python string literal (S, N bytes, starting with the
  * backslash) into OUT, as Python does; unknown escapes such as \d stay as written, as
  * in Python. Returns false for values a parameter cannot carry as text: a NUL (values
@@ -1948,7 +1927,7 @@ static bool decode_escape(nb_buf *out, const char *s, size_t n)
     }
     if (cp <= 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
         return false;
-    put_utf8(out, (unsigned long)cp);
+    nb_buf_add_utf8(out, (unsigned long)cp);
     return true;
 }
 

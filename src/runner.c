@@ -188,8 +188,8 @@ static int make_dir(const char *path)
  * bytes, python) equals that of an older successful record gets that record's outputs
  * back from the object store instead of running: setting a parameter back, or undoing
  * an edit, costs a copy, not a run. The step's record is read into *PREV; returns the
- * run it comes from, or 0 when there is none or one of its objects is gone or damaged
- * (removed by gc). */
+ * run it comes from, or 0 when there is none or one of its objects is gone (removed by
+ * gc). A damaged object is found when it is restored: reported, and the step runs. */
 static long long cached_record(runner *r, size_t i, nb_step_record *prev)
 {
     long long run = 0;

@@ -12,7 +12,6 @@ usage: corpus_convert.py NB2PIPE_BINARY CORPUS_DIR [CONVERT_ARG...]
 """
 import collections
 import concurrent.futures
-import csv
 import json
 import os
 import re
@@ -23,7 +22,8 @@ import tempfile
 
 import yaml
 
-SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "UndefinedBehaviorSanitizer")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import corpus_sweep  # noqa: E402  (the manifest reader, the sanitizer marks)
 
 
 def convert(binary, source, extra=()):
@@ -73,12 +73,9 @@ def check_output(out, result):
 
 def main():
     binary, corpus, extra = os.path.abspath(sys.argv[1]), sys.argv[2], sys.argv[3:]
-    manifest = os.path.join(corpus, "MANIFEST.tsv")
-    if not os.path.exists(manifest):
-        print(f"SKIP: corpus not found at {corpus} (expected MANIFEST.tsv)")
+    rows = corpus_sweep.corpus_rows(corpus)
+    if rows is None:
         return 77
-    with open(manifest, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
     kinds = collections.Counter()
     problems, compile_failures = [], []
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
@@ -92,7 +89,7 @@ def main():
             if r["status"] not in (0, 2):
                 problems.append(f"{name}: exit status {r['status']}\n{r['stderr'][-2000:]}")
                 continue
-            if any(mark in r["stderr"] for mark in SANITIZER_MARKS):
+            if any(mark in r["stderr"] for mark in corpus_sweep.SANITIZER_MARKS):
                 problems.append(f"{name}: sanitizer report\n{r['stderr'][-4000:]}")
                 continue
             problems += [f"{name}: {p}" for p in r["problems"]]

@@ -13,7 +13,6 @@ usage: corpus_sanitizer_sweep.py NB2PIPE_BINARY CORPUS_DIR [--commands analyze,c
 """
 import collections
 import concurrent.futures
-import csv
 import json
 import os
 import subprocess
@@ -100,12 +99,9 @@ def main():
         commands = sys.argv[4].split(",")
     elif len(sys.argv) != 3:
         sys.exit(__doc__)
-    manifest = os.path.join(corpus, "MANIFEST.tsv")
-    if not os.path.exists(manifest):
-        print(f"SKIP: corpus not found at {corpus} (expected MANIFEST.tsv)")
+    rows = corpus_sweep.corpus_rows(corpus)
+    if rows is None:
         return 77
-    with open(manifest, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
     counts = {c: collections.Counter() for c in commands}
     problems, reports = [], []
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:

@@ -32,15 +32,22 @@ def analyze(binary, path):
     return proc.returncode, proc.stdout, proc.stderr
 
 
-def main():
-    binary, corpus = sys.argv[1], sys.argv[2]
+def corpus_rows(corpus):
+    """The rows of CORPUS's MANIFEST.tsv, or None (after printing why) when it is absent."""
     manifest = os.path.join(corpus, "MANIFEST.tsv")
     if not os.path.exists(manifest):
         print(f"SKIP: corpus not found at {corpus} (expected MANIFEST.tsv); "
-              "the sweep needs ../shared/corpus next to the checkout")
-        return 77
+              "the corpus tests need ../shared/corpus next to the checkout")
+        return None
     with open(manifest, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def main():
+    binary, corpus = sys.argv[1], sys.argv[2]
+    rows = corpus_rows(corpus)
+    if rows is None:
+        return 77
 
     problems = []
     kinds = collections.Counter()

@@ -4,12 +4,12 @@
 
 #include <stddef.h>
 
-/* Out of memory (or a size that overflows) prints one line and aborts: no call site
- * carries a NULL check that could never be tested. */
 /* Tunes the C library's allocator for nb2pipe's bursts of allocation (huge pages for
- * the heap where the system allows them). Call once, first thing in main. */
+ * the heap where the system allows them, no fastbins). Call once, first thing in main. */
 void nb_alloc_tune(void);
 
+/* Out of memory (or a size that overflows) prints one line and aborts: no call site
+ * carries a NULL check that could never be tested. */
 /* Reports that SIZE bytes could not be had and aborts. */
 _Noreturn void nb_oom(size_t size);
 

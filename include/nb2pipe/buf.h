@@ -30,6 +30,8 @@ void nb_buf_truncate(nb_buf *b, size_t len);
 void nb_buf_add(nb_buf *b, const void *data, size_t len);
 void nb_buf_puts(nb_buf *b, const char *s);
 void nb_buf_putc(nb_buf *b, char c);
+/* Appends code point CP (at most 0x10FFFF, not a surrogate) as UTF-8. */
+void nb_buf_add_utf8(nb_buf *b, unsigned long cp);
 /* Appends COUNT copies of C. */
 void nb_buf_pad(nb_buf *b, char c, size_t count);
 void nb_buf_printf(nb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

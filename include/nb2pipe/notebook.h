@@ -59,6 +59,12 @@ nb_notebook *nb_notebook_read_file(const char *path, const nb_read_opts *opts, n
 nb_notebook *nb_notebook_read_mem(const char *path, const char *data, size_t len,
                                   const nb_read_opts *opts, nb_diags *diags);
 
+/* Opens the notebook file at PATH for nb_notebook_read_mem, within OPTS's size limit
+ * (OPTS may be NULL). Returns 0, or -1 after recording the error (too-large, io-error)
+ * in DIAGS. Release VIEW with nb_file_view_release. */
+int nb_notebook_open_file(const char *path, const nb_read_opts *opts, nb_file_view *view,
+                          nb_diags *diags);
+
 /* The outputs of cell INDEX (0-based, in json's "cells") that were cut before parsing,
  * parsed now from DATA, the text NB was read from (it must still be there); NULL when
  * that cell's outputs were not cut. */

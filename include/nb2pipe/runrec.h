@@ -107,7 +107,7 @@ int nb_runrec_keep(nb_runrec *rec, const char *path, const char *hash, nb_diags 
 /* Path of the stored object HASH (it may not exist). Caller frees. */
 char *nb_runrec_object_path(const nb_runrec *rec, const char *hash);
 
-/* True when the store holds object HASH and its bytes still have that hash. */
+/* True when the store holds object HASH (its bytes are checked by nb_runrec_restore). */
 bool nb_runrec_has_object(const nb_runrec *rec, const char *hash);
 
 /* Replaces DEST atomically with the stored object HASH, after checking the object still
