@@ -44,6 +44,131 @@ static void text_provider(nb_buf *out, const nb_provider *p)
     case NB_FROM_STAR_IMPORT: nb_buf_printf(out, " <- import * in cell %d", p->cell); break;
     case NB_ALLOWED: nb_buf_puts(out, " <- runtime (--allow-undefined)"); break;
     case NB_DELETED: nb_buf_printf(out, " <- deleted in cell %d", p->cell); break;
+    case NB_BUILTIN: nb_buf_puts(out, " <- builtin"); break;
+    }
+}
+
+static void text_touch(nb_buf *out, const nb_analysis *an, const nb_touch *t, size_t i)
+{
+    nb_buf_printf(out, "%s%s", i ? ", " : "", name_str(an, t->name));
+    if (t->reason == NB_CHANGE_CALL && t->other)
+        nb_buf_printf(out, " (in %s())", name_str(an, t->other));
+    else if (t->reason == NB_CHANGE_ALIAS && t->other)
+        nb_buf_printf(out, " (shares an object with %s)", name_str(an, t->other));
+    else if (t->reason == NB_CHANGE_ALIAS)
+        nb_buf_puts(out, " (alias)");
+}
+
+static void text_share_list(nb_buf *out, const nb_analysis *an, nb_shares shares)
+{
+    for (size_t j = 0; j < shares.n; j++) {
+        const nb_share *sh = &shares.items[j];
+        if (j)
+            nb_buf_puts(out, ", ");
+        if (sh->root == NB_ROOT_NONE)
+            nb_buf_printf(out, "%s()", name_str(an, sh->via));
+        else if (nb_root_is_param(sh->root))
+            nb_buf_printf(out, "argument %zu", nb_root_param_index(sh->root) + 1);
+        else if (sh->via)
+            nb_buf_printf(out, "%s (through %s())", name_str(an, (nb_name)sh->root), name_str(an, sh->via));
+        else
+            nb_buf_puts(out, name_str(an, (nb_name)sh->root));
+    }
+}
+
+/* Calls FN with each alias group of CC that holds two names or more: the names the
+ * cell binds or changes that share objects at its end. */
+static void each_alias_group(const nb_code_cell *cc, void (*fn)(void *, const nb_name *, size_t),
+                             void *arg)
+{
+    nb_name *names = nb_xcalloc(cc->ngroups + 1, sizeof *names);
+    bool *done = nb_xcalloc(cc->ngroups + 1, sizeof *done);
+    for (size_t i = 0; i < cc->ngroups; i++) {
+        if (done[i] || !cc->groups[i].group)
+            continue;
+        size_t n = 0;
+        for (size_t j = i; j < cc->ngroups; j++)
+            if (!done[j] && cc->groups[j].group == cc->groups[i].group) {
+                done[j] = true;
+                bool repeat = false;
+                for (size_t k = 0; k < n && !repeat; k++)
+                    repeat = names[k] == cc->groups[j].name;
+                if (!repeat)
+                    names[n++] = cc->groups[j].name;
+            }
+        if (n > 1)
+            fn(arg, names, n);
+    }
+    free(names);
+    free(done);
+}
+
+typedef struct text_groups {
+    nb_buf *out;
+    const nb_analysis *an;
+    bool any;
+} text_groups;
+
+static void text_group(void *arg, const nb_name *names, size_t n)
+{
+    text_groups *t = arg;
+    text_label(t->out, t->any ? "" : "aliases");
+    t->any = true;
+    for (size_t i = 0; i < n; i++)
+        nb_buf_printf(t->out, "%s%s", i ? ", " : "", name_str(t->an, names[i]));
+    nb_buf_puts(t->out, " share objects\n");
+}
+
+/* aliases: the names that share objects after the cell */
+static void text_shares(nb_buf *out, const nb_analysis *an, const nb_code_cell *cc)
+{
+    text_groups t = { out, an, false };
+    each_alias_group(cc, text_group, &t);
+}
+
+static void text_state(nb_buf *out, const nb_code_cell *cc)
+{
+    for (size_t i = 0; i < cc->nstate; i++) {
+        text_label(out, i ? "" : "state");
+        nb_buf_printf(out, "%d:%d %s (replayed in later steps)\n", cc->state[i].line,
+                      cc->state[i].col, cc->state[i].what);
+    }
+    if (cc->seeds_random || cc->draws_random) {
+        text_label(out, "random");
+        nb_buf_printf(out, "%s%s%s\n", cc->seeds_random ? "seeds a global generator" : "",
+                      cc->seeds_random && cc->draws_random ? ", " : "",
+                      cc->draws_random ? "draws from the seeded global generator" : "");
+    }
+    for (size_t i = 0; i < cc->nfiles; i++) {
+        const nb_file_access *a = &cc->files[i];
+        text_label(out, i ? "" : "files");
+        nb_buf_printf(out, "%d:%d %s ", a->line, a->col, a->write ? "writes" : "reads");
+        if (a->path)
+            nb_buf_add_printable(out, a->path, strlen(a->path));
+        else
+            nb_buf_puts(out, "a path known only when it runs");
+        nb_buf_puts(out, " (");
+        nb_buf_add_printable(out, a->what, strlen(a->what));
+        nb_buf_puts(out, ")\n");
+    }
+}
+
+/* A function's effects on globals and its arguments. */
+static void text_effects(nb_buf *out, const nb_analysis *an, const nb_effects *e)
+{
+    for (size_t i = 0; i < e->nchanges; i++) {
+        nb_buf_puts(out, i ? ", " : "; changes ");
+        nb_root r = e->changes[i].root;
+        if (nb_root_is_param(r))
+            nb_buf_printf(out, "argument %zu", nb_root_param_index(r) + 1);
+        else
+            nb_buf_puts(out, name_str(an, (nb_name)r));
+    }
+    for (size_t i = 0; i < e->nrebinds; i++)
+        nb_buf_printf(out, "%s%s", i ? ", " : "; rebinds ", name_str(an, e->rebinds[i]));
+    if (e->returns.n) {
+        nb_buf_puts(out, "; returns what may share ");
+        text_share_list(out, an, e->returns);
     }
 }
 
@@ -80,12 +205,21 @@ static void text_cell(nb_buf *out, const nb_analysis *an, const nb_code_cell *cc
         }
         nb_buf_putc(out, '\n');
     }
-    if (f->nmutations) {
+    if (cc->ntouches) {
         text_label(out, "mutates");
-        for (size_t i = 0; i < f->nmutations; i++)
-            nb_buf_printf(out, "%s%s", i ? ", " : "", name_str(an, f->mutations[i].name));
+        for (size_t i = 0; i < cc->ntouches; i++)
+            text_touch(out, an, &cc->touches[i], i);
         nb_buf_putc(out, '\n');
     }
+    if (cc->nrebinds) {
+        text_label(out, "rebinds");
+        for (size_t i = 0; i < cc->nrebinds; i++)
+            nb_buf_printf(out, "%s%s (in %s())", i ? ", " : "", name_str(an, cc->rebinds[i].name),
+                          name_str(an, cc->rebinds[i].via));
+        nb_buf_putc(out, '\n');
+    }
+    text_shares(out, an, cc);
+    text_state(out, cc);
     if (f->ndeletes) {
         text_label(out, "deletes");
         for (size_t i = 0; i < f->ndeletes; i++)
@@ -110,7 +244,16 @@ static void text_cell(nb_buf *out, const nb_analysis *an, const nb_code_cell *cc
             for (size_t j = 0; j < d->nreads; j++)
                 nb_buf_printf(out, "%s%s", j ? ", " : "", name_str(an, d->reads[j]));
         }
+        text_effects(out, an, &d->effects);
         nb_buf_putc(out, '\n');
+        for (size_t m = 0; m < d->nmethods; m++) {
+            if (!d->methods[m].effects.nchanges && !d->methods[m].effects.nrebinds)
+                continue;
+            text_label(out, "");
+            nb_buf_printf(out, "method %s", name_str(an, d->methods[m].name));
+            text_effects(out, an, &d->methods[m].effects);
+            nb_buf_putc(out, '\n');
+        }
     }
     for (size_t i = 0; i < cc->nmagics; i++) {
         const nb_magic *m = &cc->magics[i];
@@ -170,6 +313,69 @@ static json_t *json_refs(const nb_analysis *an, const nb_ref *refs, size_t n)
     return list;
 }
 
+static json_t *json_root(const nb_analysis *an, nb_root r)
+{
+    if (r == NB_ROOT_NONE)
+        return json_null();
+    if (nb_root_is_param(r))
+        return json_integer((json_int_t)nb_root_param_index(r));
+    return json_name(an, (nb_name)r);
+}
+
+/* [{"name" or "argument": ..., "through": f}] */
+static json_t *json_shares(const nb_analysis *an, nb_shares shares)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < shares.n; i++) {
+        json_t *o = json_object();
+        nb_root r = shares.items[i].root;
+        json_object_set_new(o, nb_root_is_param(r) ? "argument" : "name", json_root(an, r));
+        json_object_set_new(o, "through", shares.items[i].via ? json_name(an, shares.items[i].via)
+                                                               : json_null());
+        json_array_append_new(list, o);
+    }
+    return list;
+}
+
+static json_t *json_effects(const nb_analysis *an, const nb_effects *e)
+{
+    json_t *o = json_object();
+    json_t *changes = json_array();
+    for (size_t i = 0; i < e->nchanges; i++) {
+        json_t *c = json_object();
+        nb_root r = e->changes[i].root;
+        json_object_set_new(c, nb_root_is_param(r) ? "argument" : "name", json_root(an, r));
+        json_object_set_new(c, "method", e->changes[i].via ? json_name(an, e->changes[i].via)
+                                                            : json_null());
+        json_array_append_new(changes, json_position(c, e->changes[i].line, e->changes[i].col));
+    }
+    json_object_set_new(o, "changes", changes);
+    json_t *rebinds = json_array();
+    for (size_t i = 0; i < e->nrebinds; i++)
+        json_array_append_new(rebinds, json_name(an, e->rebinds[i]));
+    json_object_set_new(o, "rebinds", rebinds);
+    json_t *links = json_array();
+    for (size_t i = 0; i < e->nlinks; i++)
+        json_array_append_new(links, json_shares(an, e->links[i]));
+    json_object_set_new(o, "stores_together", links);
+    json_object_set_new(o, "returns", json_shares(an, e->returns));
+    return o;
+}
+
+typedef struct json_groups {
+    json_t *list;
+    const nb_analysis *an;
+} json_groups;
+
+static void json_group(void *arg, const nb_name *names, size_t n)
+{
+    json_groups *g = arg;
+    json_t *group = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(group, json_name(g->an, names[i]));
+    json_array_append_new(g->list, group);
+}
+
 static json_t *json_cell(const nb_analysis *an, const nb_code_cell *cc, bool with_python)
 {
     const nb_facts *f = &cc->facts;
@@ -211,7 +417,49 @@ static json_t *json_cell(const nb_analysis *an, const nb_code_cell *cc, bool wit
         json_array_append_new(implied, o);
     }
     json_object_set_new(cell, "implied", implied);
-    json_object_set_new(cell, "mutations", json_refs(an, f->mutations, f->nmutations));
+    json_t *mutations = json_array();
+    for (size_t i = 0; i < cc->ntouches; i++) {
+        static const char *const reasons[] = { "direct", "call", "alias" };
+        const nb_touch *t = &cc->touches[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_name(an, t->name));
+        json_object_set_new(o, "reason", json_string(reasons[t->reason]));
+        json_object_set_new(o, "via", t->other ? json_name(an, t->other) : json_null());
+        json_array_append_new(mutations, json_position(o, t->line, t->col));
+    }
+    json_object_set_new(cell, "mutations", mutations);
+    json_t *rebinds = json_array();
+    for (size_t i = 0; i < cc->nrebinds; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_name(an, cc->rebinds[i].name));
+        json_object_set_new(o, "in", json_name(an, cc->rebinds[i].via));
+        json_array_append_new(rebinds, json_position(o, cc->rebinds[i].line, cc->rebinds[i].col));
+    }
+    json_object_set_new(cell, "rebinds", rebinds);
+    json_t *aliases = json_array();
+    json_groups groups = { aliases, an };
+    each_alias_group(cc, json_group, &groups);
+    json_object_set_new(cell, "aliases", aliases);
+    json_t *state = json_array();
+    for (size_t i = 0; i < cc->nstate; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "call", json_string(cc->state[i].what));
+        json_array_append_new(state, json_position(o, cc->state[i].line, cc->state[i].col));
+    }
+    json_object_set_new(cell, "state", state);
+    json_t *random = json_object();
+    json_object_set_new(random, "seeds", json_boolean(cc->seeds_random));
+    json_object_set_new(random, "draws", json_boolean(cc->draws_random));
+    json_object_set_new(cell, "random", random);
+    json_t *files = json_array();
+    for (size_t i = 0; i < cc->nfiles; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "path", cc->files[i].path ? json_string(cc->files[i].path) : json_null());
+        json_object_set_new(o, "mode", json_string(cc->files[i].write ? "write" : "read"));
+        json_object_set_new(o, "call", json_string(cc->files[i].what));
+        json_array_append_new(files, json_position(o, cc->files[i].line, cc->files[i].col));
+    }
+    json_object_set_new(cell, "files", files);
     json_object_set_new(cell, "deletes", json_refs(an, f->deletes, f->ndeletes));
 
     json_t *imports = json_array();
@@ -237,6 +485,15 @@ static json_t *json_cell(const nb_analysis *an, const nb_code_cell *cc, bool wit
         for (size_t j = 0; j < d->nreads; j++)
             json_array_append_new(reads, json_name(an, d->reads[j]));
         json_object_set_new(o, "reads", reads);
+        json_object_set_new(o, "effects", json_effects(an, &d->effects));
+        json_t *methods = json_object();
+        for (size_t m = 0; m < d->nmethods; m++)
+            json_object_set_new(methods, name_str(an, d->methods[m].name),
+                                json_effects(an, &d->methods[m].effects));
+        if (d->kind == NB_BIND_CLASS)
+            json_object_set_new(o, "methods", methods);
+        else
+            json_decref(methods);
         json_array_append_new(definitions, o);
     }
     json_object_set_new(cell, "definitions", definitions);

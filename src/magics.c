@@ -695,7 +695,7 @@ static void translate_shell(line_ctx *c, span cmd, bool capture)
     } else {
         nb_buf_puts(py, "__import__(\"subprocess\").run(");
         add_command_expr(c->m, py, trim(cmd));
-        nb_buf_puts(py, ", shell=True, check=True)");
+        nb_buf_puts(py, ", shell=True, check=False)"); /* IPython goes on after a failing !cmd */
     }
     add_origin_comment(c);
 }

@@ -9,7 +9,9 @@
 #include "nb2pipe/pyscan.h"
 
 #include "nb2pipe/buf.h"
+#include "nb2pipe/pyknown.h"
 #include "nb2pipe/text.h"
+#include "pyframe.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +93,14 @@ enum kind {
     K_STRING_START,
     K_COMMENT,
     K_ERROR,
+    K_RETURN,
+    K_BINARY,
+    K_BOOLEAN_OP,
+    K_DICTIONARY,
+    K_SET,
+    K_PAIR,
+    K_DICTIONARY_SPLAT,
+    K_AWAIT,
 };
 
 static const struct {
@@ -141,7 +151,7 @@ static const struct {
     { "finally_clause", K_BLOCK },
     { "with_statement", K_BLOCK },
     { "with_clause", K_BLOCK },
-    { "return_statement", K_BLOCK },
+    { "return_statement", K_RETURN },
     { "assert_statement", K_BLOCK },
     { "pass_statement", K_BLOCK },
     { "break_statement", K_BLOCK },
@@ -184,6 +194,13 @@ static const struct {
     { "string_start", K_STRING_START },
     { "comment", K_COMMENT },
     { "ERROR", K_ERROR },
+    { "binary_operator", K_BINARY },
+    { "boolean_operator", K_BOOLEAN_OP },
+    { "dictionary", K_DICTIONARY },
+    { "set", K_SET },
+    { "pair", K_PAIR },
+    { "dictionary_splat", K_DICTIONARY_SPLAT },
+    { "await", K_AWAIT },
 };
 
 /* Names Python and IPython provide in every notebook namespace. */
@@ -218,27 +235,6 @@ static const char *const builtin_names[] = {
     "_dh", "_exit_code",
 };
 
-/* Methods whose discarded result means nothing changed: calling one as a statement
- * displays or writes something, it does not mutate the object (DESIGN §3's rule that a
- * discarded method call mutates its receiver would otherwise make every `df.head()` a
- * new version of df). Sorted for bsearch. */
-static const char *const pure_methods[] = {
-    "agg", "aggregate", "all", "any", "apply", "applymap", "argmax", "argmin", "astype",
-    "boxplot", "copy", "corr", "count", "cov", "cummax", "cummin", "cumprod", "cumsum",
-    "decision_function", "describe", "diff", "drop", "drop_duplicates", "dropna", "dtypes",
-    "duplicated", "explode", "fillna", "filter", "get", "get_params", "groupby", "head", "hist",
-    "idxmax", "idxmin", "info", "inverse_transform", "isin", "isna", "isnull", "items", "keys",
-    "kurt", "mad", "max", "mean", "median", "melt", "memory_usage", "merge", "min", "mode",
-    "nlargest", "notna", "notnull", "nsmallest", "nunique", "pct_change", "pivot",
-    "pivot_table", "plot", "predict", "predict_log_proba", "predict_proba", "prod", "quantile",
-    "query", "rank", "rename", "replace", "reset_index", "round", "sample", "savefig", "score",
-    "select_dtypes", "set_index", "shift", "show", "skew", "sort_index", "sort_values", "std",
-    "sum", "tail", "to_csv", "to_dict", "to_excel", "to_feather", "to_html", "to_json",
-    "to_latex", "to_list", "to_markdown", "to_numpy", "to_parquet", "to_pickle", "to_sql",
-    "to_string", "tolist", "transform", "transpose", "unique", "value_counts", "values", "var",
-    "where",
-};
-
 enum { MAX_DEPTH = 1000 };
 
 typedef struct fields {
@@ -267,7 +263,7 @@ struct nb_pyscan {
     uint8_t *builtin; /* by name id */
     size_t nbuiltin;
     nb_name n_inplace, n_underscore, n_shuffle;
-    stampset bound, used, defined, mutated, deferred_seen, reads_seen;
+    stampset bound, used, defined, mutated, deferred_seen, reads_seen, builtin_seen;
 };
 
 static void stamp_clear(stampset *s)
@@ -403,6 +399,7 @@ void nb_pyscan_free(nb_pyscan *scan)
     stamp_release(&scan->mutated);
     stamp_release(&scan->deferred_seen);
     stamp_release(&scan->reads_seen);
+    stamp_release(&scan->builtin_seen);
     free(scan);
 }
 
@@ -476,10 +473,13 @@ typedef struct scope {
     idset bound, globals, nonlocals;
     pending *loads; /* function scopes: reads resolved when the body is complete */
     size_t nloads, loads_cap;
+    sharemap shares; /* what each name it binds may share (module scope: this cell's) */
+    frame *fr;       /* module and function scopes: where their code's effects go */
 } scope;
 
 static void scope_release(scope *sc)
 {
+    sharemap_release(&sc->shares);
     free(sc->bound.slots);
     free(sc->globals.slots);
     free(sc->nonlocals.slots);
@@ -497,6 +497,8 @@ typedef struct definition_entry {
     nb_definition def;
     nb_name *reads;
     size_t nreads, reads_cap;
+    nb_method *methods; /* a class's methods, their effects in the pool */
+    size_t nmethods, methods_cap;
 } definition_entry;
 
 typedef struct walker {
@@ -535,6 +537,15 @@ typedef struct walker {
     size_t nstmt_defs, stmt_defs_cap;
     /* the top-level definition being walked, or -1 */
     long definition;
+
+    frame module_frame; /* effects of the cell's own code */
+    nb_use *builtin_uses;
+    size_t nbuiltin_uses, builtin_uses_cap;
+    /* the top-level statement's call when the statement is just that call, and its
+     * target when it is an assignment to one target (see nb_call.whole_stmt) */
+    TSNode top_call, top_target;
+    /* the lambda walked next is the value of NAME = lambda: a definition of its own */
+    bool lambda_defines;
 } walker;
 
 static enum kind kind(const walker *w, TSNode node)
@@ -648,19 +659,52 @@ static void python2(walker *w, TSNode node, const char *what)
 
 /* -- module-level results -- */
 
-static void add_mutation(walker *w, nb_name name, TSNode at)
+/* The cell's changes in place as mutations: one per name and method, in order of first
+ * change; a certain change of a name makes its method-dependent ones redundant. Only
+ * objects from earlier cells are roots here: changing what the cell itself made is part
+ * of making it. */
+static void settle_mutations(walker *w)
 {
     nb_pyscan *scan = w->scan;
-    /* only objects from earlier cells count: changing what the cell itself bound is
-     * part of making it */
-    if (stamp_has(&scan->mutated, name) || stamp_has(&scan->bound, name))
+    const frame *fr = &w->module_frame;
+    stamp_clear(&scan->mutated);
+    for (size_t i = 0; i < fr->nchanges; i++)
+        if (fr->changes[i].via == NB_NO_NAME && fr->changes[i].through == NB_NO_NAME &&
+            fr->changes[i].root >= 0)
+            stamp_add(&scan->mutated, (nb_name)fr->changes[i].root);
+    for (size_t i = 0; i < fr->nchanges; i++) {
+        const nb_change *c = &fr->changes[i];
+        bool certain = c->via == NB_NO_NAME && c->through == NB_NO_NAME;
+        if (c->root < 0 || (!certain && stamp_has(&scan->mutated, (nb_name)c->root)))
+            continue;
+        bool seen = false;
+        for (size_t j = 0; j < w->nmutations && !seen; j++)
+            seen = w->mutations[j].name == (nb_name)c->root && w->mutations[j].via == c->via &&
+                   w->mutations[j].through == c->through;
+        if (seen)
+            continue;
+        w->mutations = nb_xgrow(w->mutations, &w->mutations_cap, w->nmutations + 1,
+                                sizeof *w->mutations);
+        w->mutations[w->nmutations++] =
+            (nb_ref){ (nb_name)c->root, c->line, c->col, c->via, c->through };
+    }
+}
+
+static void add_builtin_use(walker *w, nb_name name, int line, int col, bool deferred)
+{
+    nb_pyscan *scan = w->scan;
+    if (stamp_has(&scan->bound, name) || stamp_has(&scan->builtin_seen, name))
         return;
-    stamp_add(&scan->mutated, name);
-    w->mutations = nb_xgrow(w->mutations, &w->mutations_cap, w->nmutations + 1,
-                            sizeof *w->mutations);
-    nb_ref *m = &w->mutations[w->nmutations++];
-    m->name = name;
-    position(w, at, &m->line, &m->col);
+    if (!deferred)
+        stamp_add(&scan->builtin_seen, name);
+    for (size_t i = 0; i < w->nbuiltin_uses; i++)
+        if (w->builtin_uses[i].name == name) {
+            w->builtin_uses[i].deferred = w->builtin_uses[i].deferred && deferred;
+            return;
+        }
+    w->builtin_uses = nb_xgrow(w->builtin_uses, &w->builtin_uses_cap, w->nbuiltin_uses + 1,
+                               sizeof *w->builtin_uses);
+    w->builtin_uses[w->nbuiltin_uses++] = (nb_use){ name, line, col, deferred };
 }
 
 static void add_read(walker *w, nb_name name)
@@ -676,9 +720,12 @@ static void add_read(walker *w, nb_name name)
 static void module_load(walker *w, nb_name name, int line, int col, bool deferred)
 {
     nb_pyscan *scan = w->scan;
-    if (nb_pyscan_is_builtin(scan, name))
-        return;
+    /* a function's reads include builtins: a notebook may define its own sum() */
     add_read(w, name);
+    if (nb_pyscan_is_builtin(scan, name)) {
+        add_builtin_use(w, name, line, col, deferred);
+        return;
+    }
     if (deferred) {
         w->deferred = nb_xgrow(w->deferred, &w->deferred_cap, w->ndeferred + 1,
                                sizeof *w->deferred);
@@ -692,11 +739,10 @@ static void module_load(walker *w, nb_name name, int line, int col, bool deferre
     w->uses[w->nuses++] = (nb_use){ name, line, col, false };
 }
 
-static void module_bind(walker *w, nb_name name, TSNode at, nb_binding_kind kind, bool runs_now)
+static void module_bind(walker *w, nb_name name, TSNode at, nb_binding_kind kind)
 {
     nb_pyscan *scan = w->scan;
-    if (runs_now)
-        stamp_add(&scan->bound, name);
+    stamp_add(&scan->bound, name);
     def_entry *e;
     if (stamp_has(&scan->defined, name)) {
         e = &w->defs[scan->defined.value[name]];
@@ -711,8 +757,6 @@ static void module_bind(walker *w, nb_name name, TSNode at, nb_binding_kind kind
     }
     e->def.kind = kind;
     e->def.stmt = w->stmt;
-    if (!runs_now)
-        return; /* bound through `global` when a function runs: plain data */
     if (kind != NB_BIND_DATA && w->stmt_kind == NB_BIND_DATA)
         w->stmt_kind = kind;
     w->stmt_defs = nb_xgrow(w->stmt_defs, &w->stmt_defs_cap, w->nstmt_defs + 1,
@@ -786,47 +830,6 @@ static void finish_function(walker *w, scope *fn)
     }
 }
 
-static void bind_name(walker *w, scope *sc, nb_name name, TSNode at, nb_binding_kind kind)
-{
-    switch (sc->kind) {
-    case SCOPE_MODULE:
-        module_bind(w, name, at, kind, true);
-        return;
-    case SCOPE_FUNCTION:
-        if (idset_has(&sc->globals, name)) {
-            /* `global x; x = ...`: the module's x, bound when the function runs */
-            module_bind(w, name, at, NB_BIND_DATA, false);
-            return;
-        }
-        if (idset_has(&sc->nonlocals, name))
-            return;
-        idset_add(&sc->bound, name);
-        return;
-    case SCOPE_CLASS:
-    case SCOPE_COMPREHENSION:
-        idset_add(&sc->bound, name);
-        return;
-    }
-}
-
-static void bind(walker *w, scope *sc, TSNode ident, nb_binding_kind kind)
-{
-    bind_name(w, sc, name_of(w, ident), ident, kind);
-}
-
-static void walk_expr(walker *w, TSNode node, scope *sc);
-static void walk_block(walker *w, TSNode node, scope *sc);
-static void walk_stmt(walker *w, TSNode node, scope *sc);
-
-static void walk_named_children(walker *w, TSNode node, scope *sc)
-{
-    children ch;
-    get_children(w, node, &ch, true);
-    for (size_t i = 0; i < ch.len && !w->failed; i++)
-        walk_expr(w, ch.items[i], sc);
-    children_release(&ch);
-}
-
 /* The identifier at the root of x.a[i].b, or a null node when the chain starts with
  * anything else (a call, a literal). */
 static TSNode chain_root(walker *w, TSNode node)
@@ -844,17 +847,528 @@ static TSNode chain_root(walker *w, TSNode node)
     }
 }
 
-static void mutate(walker *w, scope *sc, TSNode target)
+/* "a.b.c" for a chain of names (identifiers and attributes only), in the pool; NULL
+ * for anything else. */
+static const char *chain_path(walker *w, TSNode node)
 {
-    if (sc->kind != SCOPE_MODULE)
-        return; /* a function changing a global object: not tracked (docs/analysis.md) */
-    TSNode root = chain_root(w, target);
-    if (!ts_node_is_null(root))
-        add_mutation(w, name_of(w, root), root);
+    nb_buf path = NB_BUF_INIT;
+    TSNode parts[64];
+    size_t n = 0;
+    while (n < 64 && kind(w, node) == K_ATTRIBUTE) {
+        parts[n++] = field(w, node, w->scan->f.attribute);
+        node = field(w, node, w->scan->f.object);
+        if (ts_node_is_null(node) || ts_node_is_null(parts[n - 1]))
+            return NULL;
+    }
+    if (kind(w, node) != K_IDENTIFIER)
+        return NULL;
+    parts[n++] = node;
+    while (n--) {
+        uint32_t start = ts_node_start_byte(parts[n]), end = ts_node_end_byte(parts[n]);
+        if (path.len)
+            nb_buf_putc(&path, '.');
+        nb_buf_add(&path, w->text + start, end - start);
+    }
+    const char *out = nb_pool_strndup(w->pool, path.data, path.len);
+    nb_buf_release(&path);
+    return out;
 }
 
-/* An assignment target: names are bound, x[i] and x.a mutate x. */
-static void bind_target(walker *w, TSNode node, scope *sc, nb_binding_kind kind_of_value)
+static bool node_text_in(walker *w, TSNode node, bool (*table)(const char *, size_t))
+{
+    uint32_t start = ts_node_start_byte(node), end = ts_node_end_byte(node);
+    return table(w->text + start, end - start);
+}
+
+/* ---- Shares: what a value may share, and what code changes ------------------------ */
+
+/* Where the effects of code in SC go: its function's frame, or the cell's. */
+static frame *frame_of(walker *w, scope *sc)
+{
+    for (; sc; sc = sc->parent)
+        if (sc->fr)
+            return sc->fr;
+    return &w->module_frame;
+}
+
+/* The function scope whose frame SC's code runs in, or NULL at module level. */
+static scope *frame_owner(scope *sc)
+{
+    for (; sc && sc->kind != SCOPE_MODULE; sc = sc->parent)
+        if (sc->kind == SCOPE_FUNCTION)
+            return sc;
+    return NULL;
+}
+
+/* What NAME, read by code in SC, may share: at module level the names of earlier cells
+ * it may be (through this cell's own bindings); in a function body its parameters and
+ * globals. An enclosing function's variable shares nothing that is followed. */
+static void name_shares(walker *w, scope *sc, nb_name name, shareset *out)
+{
+    scope *owner = frame_owner(sc);
+    for (scope *s = sc; s; s = s->parent) {
+        shareset *known = sharemap_find(&s->shares, name);
+        switch (s->kind) {
+        case SCOPE_COMPREHENSION:
+        case SCOPE_CLASS:
+            if (!idset_has(&s->bound, name))
+                continue;
+            if (known)
+                shares_merge(out, known);
+            return;
+        case SCOPE_FUNCTION:
+            if (idset_has(&s->globals, name)) {
+                shares_add(out, (nb_root)name, NB_NO_NAME);
+                return;
+            }
+            if (!idset_has(&s->bound, name))
+                continue;
+            if (known && s == owner)
+                shares_merge(out, known);
+            return;
+        case SCOPE_MODULE:
+            if (known)
+                shares_merge(out, known);
+            else if (!nb_pyscan_is_builtin(w->scan, name))
+                shares_add(out, (nb_root)name, NB_NO_NAME);
+            return;
+        }
+    }
+}
+
+static void expr_shares(walker *w, TSNode node, scope *sc, shareset *out);
+
+/* The shares of each argument in ARGS, through the call of VIA when it is a name. */
+static void args_shares(walker *w, TSNode args, scope *sc, nb_name via, shareset *out)
+{
+    if (ts_node_is_null(args))
+        return;
+    children ch;
+    get_children(w, args, &ch, true);
+    for (size_t i = 0; i < ch.len; i++) {
+        TSNode value = ch.items[i];
+        enum kind k = kind(w, value);
+        if (k == K_KEYWORD_ARGUMENT)
+            value = field(w, value, w->scan->f.value);
+        else if (k == K_COMMENT)
+            continue;
+        shareset one = { 0 };
+        expr_shares(w, value, sc, &one);
+        for (size_t j = 0; j < one.len; j++) {
+            nb_share sh = one.items[j];
+            if (via)
+                sh.via = via;
+            shares_put(out, sh);
+        }
+        shares_release(&one);
+    }
+    children_release(&ch);
+}
+
+/* What a call's result may share. x.m(): x's objects unless M returns new ones (and
+ * its arguments when M passes them through, as np.asarray does); f(): its arguments
+ * and whatever f returns of its own, decided once the notebook's functions are known
+ * (nb_share.via); a builtin: its arguments when it passes them through (list, sorted). */
+static void call_shares(walker *w, TSNode call, scope *sc, shareset *out)
+{
+    const fields *f = &w->scan->f;
+    TSNode fn = field(w, call, f->function);
+    TSNode args = field(w, call, f->arguments);
+    if (ts_node_is_null(fn))
+        return;
+    if (kind(w, fn) == K_ATTRIBUTE) {
+        TSNode method = field(w, fn, f->attribute);
+        if (ts_node_is_null(method))
+            return;
+        if (!node_text_in(w, method, nb_known_fresh_method))
+            expr_shares(w, field(w, fn, f->object), sc, out);
+        if (node_text_in(w, method, nb_known_passthrough_method))
+            args_shares(w, args, sc, NB_NO_NAME, out);
+        return;
+    }
+    if (kind(w, fn) == K_IDENTIFIER) {
+        nb_name callee = name_of(w, fn);
+        if (nb_pyscan_is_builtin(w->scan, callee)) {
+            if (node_text_in(w, fn, nb_known_passthrough_builtin))
+                args_shares(w, args, sc, NB_NO_NAME, out);
+            return;
+        }
+        args_shares(w, args, sc, callee, out);
+        shares_add(out, NB_ROOT_NONE, callee);
+        return;
+    }
+    args_shares(w, args, sc, NB_NO_NAME, out); /* d["f"](x): nothing known */
+}
+
+/* A list or tuple display, a list comprehension, or list()/tuple() of something. */
+static bool is_list_like(walker *w, TSNode node)
+{
+    switch (kind(w, node)) {
+    case K_LIST:
+    case K_TUPLE:
+        return true;
+    case K_COMPREHENSION: {
+        uint32_t start = ts_node_start_byte(node);
+        return w->text[start] == '[';
+    }
+    case K_CALL: {
+        TSNode fn = field(w, node, w->scan->f.function);
+        return !ts_node_is_null(fn) && (text_is(w, fn, "list") || text_is(w, fn, "tuple"));
+    }
+    default:
+        return false;
+    }
+}
+
+/* `a + [obj]`, `list(xs) + ys`: concatenation that keeps the items. Arithmetic on
+ * numbers, arrays and frames makes new objects; only visible list building shares. */
+static bool joins_lists(walker *w, TSNode binary)
+{
+    children ch;
+    get_children(w, binary, &ch, false);
+    bool plus = false, lists = false;
+    for (size_t i = 0; i < ch.len; i++) {
+        if (!ts_node_is_named(ch.items[i]))
+            plus = plus || text_is(w, ch.items[i], "+");
+        else
+            lists = lists || is_list_like(w, ch.items[i]);
+    }
+    children_release(&ch);
+    return plus && lists;
+}
+
+/* x[[...]], x[mask], x[a > 0]: selecting with a list or a condition copies; a label, a
+ * number or a slice gives the item itself or a view of x. */
+static bool subscript_copies(walker *w, TSNode subscript)
+{
+    TSNode index = field(w, subscript, w->scan->f.subscript);
+    if (ts_node_is_null(index))
+        return false;
+    switch (kind(w, index)) {
+    case K_LIST:
+    case K_COMPARISON:
+    case K_BOOLEAN_OP:
+    case K_BINARY:
+    case K_UNARY:
+    case K_COMPREHENSION:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Binds the names of comprehension target NODE in scope COMP to ITEMS, without
+ * recording anything: for working out what the comprehension's value shares. */
+static void bind_quietly(walker *w, TSNode node, scope *comp, const shareset *items)
+{
+    if (ts_node_is_null(node))
+        return;
+    if (kind(w, node) == K_IDENTIFIER) {
+        nb_name name = name_of(w, node);
+        idset_add(&comp->bound, name);
+        shares_merge(sharemap_put(&comp->shares, name), items);
+        return;
+    }
+    children ch;
+    get_children(w, node, &ch, true);
+    for (size_t i = 0; i < ch.len; i++)
+        bind_quietly(w, ch.items[i], comp, items);
+    children_release(&ch);
+}
+
+static void bind_target(walker *w, TSNode node, scope *sc, nb_binding_kind kind_of_value,
+                        const shareset *value);
+
+enum { MAX_PARTS = 8 };
+
+/* What each part of a loop target takes from ITERABLE (evaluated in SC): for
+ * `k, v in d.items()` (iteritems, iterrows) the key is a new value and v holds d's
+ * objects; for `i, x in enumerate(xs)` the index is new; for `a, b in zip(xs, ys)` a
+ * holds xs's items and b ys's. Returns how many parts it worked out (0: every part
+ * holds the iterable's items). PARTS[i] must be released by the caller. */
+static size_t loop_parts(walker *w, TSNode target, TSNode iterable, scope *sc,
+                         shareset parts[MAX_PARTS])
+{
+    enum kind tk = kind(w, target);
+    if ((tk != K_TUPLE && tk != K_PATTERN_LIST && tk != K_TUPLE_PATTERN && tk != K_LIST &&
+         tk != K_LIST_PATTERN) || kind(w, iterable) != K_CALL)
+        return 0;
+    size_t n = ts_node_named_child_count(target);
+    if (n < 2 || n > MAX_PARTS)
+        return 0;
+    TSNode fn = field(w, iterable, w->scan->f.function);
+    TSNode args = field(w, iterable, w->scan->f.arguments);
+    size_t nargs = ts_node_is_null(args) ? 0 : ts_node_named_child_count(args);
+    if (ts_node_is_null(fn))
+        return 0;
+    memset(parts, 0, n * sizeof *parts);
+    if (kind(w, fn) == K_ATTRIBUTE && n == 2) {
+        TSNode method = field(w, fn, w->scan->f.attribute);
+        if (!ts_node_is_null(method) && (text_is(w, method, "items") ||
+                                         text_is(w, method, "iteritems") ||
+                                         text_is(w, method, "iterrows"))) {
+            expr_shares(w, field(w, fn, w->scan->f.object), sc, &parts[1]);
+            return n;
+        }
+    } else if (kind(w, fn) == K_IDENTIFIER && nb_pyscan_is_builtin(w->scan, name_of(w, fn))) {
+        if (text_is(w, fn, "enumerate") && n == 2 && nargs >= 1) {
+            expr_shares(w, ts_node_named_child(args, 0), sc, &parts[1]);
+            return n;
+        }
+        if (text_is(w, fn, "zip") && nargs == n) {
+            for (size_t i = 0; i < n; i++)
+                expr_shares(w, ts_node_named_child(args, (uint32_t)i), sc, &parts[i]);
+            return n;
+        }
+    }
+    return 0;
+}
+
+/* Binds loop target TARGET to the items of ITERABLE (evaluated in ITER_SCOPE) in
+ * BIND_SCOPE; QUIETLY records nothing (for working out a comprehension's value). */
+static void bind_loop_target(walker *w, TSNode target, TSNode iterable, scope *iter_scope,
+                             scope *bind_scope, bool quietly)
+{
+    shareset parts[MAX_PARTS];
+    size_t n = ts_node_is_null(iterable) ? 0 : loop_parts(w, target, iterable, iter_scope, parts);
+    if (n == 0) {
+        shareset items = { 0 };
+        expr_shares(w, iterable, iter_scope, &items);
+        if (quietly)
+            bind_quietly(w, target, bind_scope, &items);
+        else
+            bind_target(w, target, bind_scope, NB_BIND_DATA, &items);
+        shares_release(&items);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        TSNode part = ts_node_named_child(target, (uint32_t)i);
+        if (quietly)
+            bind_quietly(w, part, bind_scope, &parts[i]);
+        else
+            bind_target(w, part, bind_scope, NB_BIND_DATA, &parts[i]);
+        shares_release(&parts[i]);
+    }
+}
+
+/* [f(m) for m in models]: what the elements share, with each target standing for the
+ * items of its iterable. */
+static void comprehension_shares(walker *w, TSNode node, scope *sc, shareset *out)
+{
+    children ch;
+    get_children(w, node, &ch, true);
+    scope comp = { .kind = SCOPE_COMPREHENSION, .parent = sc };
+    for (size_t i = 0; i < ch.len; i++) {
+        if (kind(w, ch.items[i]) != K_FOR_IN_CLAUSE)
+            continue;
+        bind_loop_target(w, field(w, ch.items[i], w->scan->f.left),
+                         field(w, ch.items[i], w->scan->f.right), &comp, &comp, true);
+    }
+    for (size_t i = 0; i < ch.len; i++)
+        if (ch.fields[i] == w->scan->f.body)
+            expr_shares(w, ch.items[i], &comp, out);
+    children_release(&ch);
+    scope_release(&comp);
+}
+
+static void children_shares(walker *w, TSNode node, scope *sc, shareset *out)
+{
+    children ch;
+    get_children(w, node, &ch, true);
+    for (size_t i = 0; i < ch.len; i++)
+        expr_shares(w, ch.items[i], sc, out);
+    children_release(&ch);
+}
+
+/* What the value of expression NODE, evaluated in SC, may share (DESIGN §3, aliases):
+ * a name, an attribute or item of it, a method call on it, a container holding it. A
+ * comprehension's elements are what its element expression shares. Arithmetic makes
+ * new values, except `+` building a list from a visible list. */
+static void expr_shares(walker *w, TSNode node, scope *sc, shareset *out)
+{
+    if (ts_node_is_null(node) || w->failed)
+        return;
+    switch (kind(w, node)) {
+    case K_IDENTIFIER:
+        name_shares(w, sc, name_of(w, node), out);
+        break;
+    case K_ATTRIBUTE:
+        expr_shares(w, field(w, node, w->scan->f.object), sc, out);
+        break;
+    case K_SUBSCRIPT:
+        if (!subscript_copies(w, node))
+            expr_shares(w, field(w, node, w->scan->f.value), sc, out);
+        break;
+    case K_CALL:
+        call_shares(w, node, sc, out);
+        break;
+    case K_NAMED_EXPRESSION:
+        expr_shares(w, field(w, node, w->scan->f.value), sc, out);
+        break;
+    case K_CONDITIONAL:
+        if (ts_node_named_child_count(node) >= 3) {
+            expr_shares(w, ts_node_named_child(node, 0), sc, out);
+            expr_shares(w, ts_node_named_child(node, 2), sc, out);
+        }
+        break;
+    case K_BINARY:
+        if (joins_lists(w, node))
+            children_shares(w, node, sc, out);
+        break;
+    case K_COMPREHENSION:
+        comprehension_shares(w, node, sc, out);
+        break;
+    case K_PARENTHESIZED:
+    case K_TUPLE:
+    case K_LIST:
+    case K_SET:
+    case K_DICTIONARY:
+    case K_PAIR:
+    case K_EXPRESSION_LIST:
+    case K_LIST_SPLAT:
+    case K_DICTIONARY_SPLAT:
+    case K_BOOLEAN_OP:
+    case K_AWAIT:
+        children_shares(w, node, sc, out);
+        break;
+    default:
+        break;
+    }
+}
+
+/* The map entry that holds what NAME shares, for the scope that binds it as SC sees it;
+ * NULL when NAME is from an earlier cell, a global of a function, or out of reach. */
+static shareset *bound_entry(scope *sc, nb_name name)
+{
+    scope *owner = frame_owner(sc);
+    for (scope *s = sc; s; s = s->parent) {
+        if (s->kind == SCOPE_MODULE)
+            return sharemap_find(&s->shares, name);
+        if (s->kind == SCOPE_FUNCTION && idset_has(&s->globals, name))
+            return NULL;
+        if (idset_has(&s->bound, name))
+            return s->kind == SCOPE_FUNCTION && s != owner ? NULL : sharemap_find(&s->shares, name);
+    }
+    return NULL;
+}
+
+/* Whether NAME is a module, function or class the cell itself bound at module level:
+ * `pd.read_csv(path)` stores nothing in pd. */
+static bool is_code_here(walker *w, scope *sc, nb_name name)
+{
+    if (frame_owner(sc) || !stamp_has(&w->scan->defined, name))
+        return false;
+    return w->defs[w->scan->defined.value[name]].def.kind != NB_BIND_DATA;
+}
+
+/* Code in SC changes, in place, the object expression NODE evaluates to: a change of
+ * every root it may share. VIA is the method whose call does it, or NB_NO_NAME. */
+static void change_object(walker *w, scope *sc, TSNode node, nb_name via)
+{
+    shareset object = { 0 };
+    expr_shares(w, node, sc, &object);
+    TSNode root = chain_root(w, node);
+    int line, col;
+    position(w, ts_node_is_null(root) ? node : root, &line, &col);
+    frame *fr = frame_of(w, sc);
+    for (size_t i = 0; i < object.len; i++)
+        if (object.items[i].root != NB_ROOT_NONE && !object.items[i].here)
+            frame_add_change(fr, object.items[i].root, via, object.items[i].via, line, col);
+    shares_release(&object);
+}
+
+/* A name of this scope whose object now holds VALUE's objects shares them too. */
+static void keep_in_entry(walker *w, TSNode node, scope *sc, const shareset *value)
+{
+    TSNode root = chain_root(w, node);
+    if (ts_node_is_null(root) || is_code_here(w, sc, name_of(w, root)))
+        return;
+    shareset *entry = bound_entry(sc, name_of(w, root));
+    if (entry)
+        shares_merge(entry, value);
+}
+
+/* VALUE is stored into the object NODE evaluates to (d[k] = v, x.a = v): they share
+ * from now on. */
+static void store_into(walker *w, TSNode node, scope *sc, const shareset *value)
+{
+    if (!value->len)
+        return; /* a new value (v[0] = 9) shares nothing */
+    shareset all = { 0 };
+    expr_shares(w, node, sc, &all);
+    shares_merge(&all, value);
+    frame_add_link(frame_of(w, sc), &all);
+    keep_in_entry(w, node, sc, value);
+    shares_release(&all);
+}
+
+/* An assignment into an attribute or item of a chain of names the code did not bind
+ * itself (os.environ["X"] = ...): a candidate for interpreter state. */
+static void record_store(walker *w, TSNode target, TSNode object, scope *sc)
+{
+    const char *path = chain_path(w, object);
+    TSNode root = chain_root(w, object);
+    if (!path || ts_node_is_null(root) || bound_entry(sc, name_of(w, root)))
+        return;
+    nb_store store = { .path = path, .stmt = w->stmt };
+    position(w, target, &store.line, &store.col);
+    store.whole_stmt = sc->kind == SCOPE_MODULE && !ts_node_is_null(w->top_target) &&
+                       ts_node_eq(w->top_target, target);
+    frame_add_store(frame_of(w, sc), &store);
+}
+
+static void bind_name(walker *w, scope *sc, nb_name name, TSNode at, nb_binding_kind kind,
+                      const shareset *value)
+{
+    switch (sc->kind) {
+    case SCOPE_MODULE:
+        module_bind(w, name, at, kind);
+        break;
+    case SCOPE_FUNCTION:
+        if (idset_has(&sc->globals, name)) {
+            /* `global x; x = ...`: the module's x, bound when the function runs: a
+             * definition of every cell that calls it */
+            frame_add_rebind(frame_of(w, sc), name);
+            return;
+        }
+        if (idset_has(&sc->nonlocals, name))
+            return;
+        idset_add(&sc->bound, name);
+        break;
+    case SCOPE_CLASS:
+    case SCOPE_COMPREHENSION:
+        idset_add(&sc->bound, name);
+        break;
+    }
+    shareset *entry = sharemap_put(&sc->shares, name);
+    if (value)
+        shares_merge(entry, value);
+    if (sc->kind == SCOPE_MODULE && kind == NB_BIND_DATA)
+        shares_add_here(entry, name); /* later names bound from it share its new object */
+}
+
+static void bind(walker *w, scope *sc, TSNode ident, nb_binding_kind kind)
+{
+    bind_name(w, sc, name_of(w, ident), ident, kind, NULL);
+}
+
+static void walk_expr(walker *w, TSNode node, scope *sc);
+static void walk_block(walker *w, TSNode node, scope *sc);
+static void walk_stmt(walker *w, TSNode node, scope *sc);
+
+static void walk_named_children(walker *w, TSNode node, scope *sc)
+{
+    children ch;
+    get_children(w, node, &ch, true);
+    for (size_t i = 0; i < ch.len && !w->failed; i++)
+        walk_expr(w, ch.items[i], sc);
+    children_release(&ch);
+}
+
+/* An assignment target: names are bound to what VALUE shares; x[i] = v and x.a = v
+ * change x and store v in it. */
+static void bind_target(walker *w, TSNode node, scope *sc, nb_binding_kind kind_of_value,
+                        const shareset *value)
 {
     if (++w->depth > MAX_DEPTH) {
         fail(w, node, "too-deep", "nested too deeply to analyse");
@@ -862,14 +1376,22 @@ static void bind_target(walker *w, TSNode node, scope *sc, nb_binding_kind kind_
     }
     switch (kind(w, node)) {
     case K_IDENTIFIER:
-        bind(w, sc, node, kind_of_value);
+        bind_name(w, sc, name_of(w, node), node, kind_of_value, value);
         break;
     case K_ATTRIBUTE:
-    case K_SUBSCRIPT:
+    case K_SUBSCRIPT: {
         /* the object is read, then changed */
         walk_expr(w, node, sc);
-        mutate(w, sc, node);
+        TSNode object = field(w, node, kind(w, node) == K_ATTRIBUTE ? w->scan->f.object
+                                                                    : w->scan->f.value);
+        if (ts_node_is_null(object) || w->failed)
+            break;
+        change_object(w, sc, object, NB_NO_NAME);
+        if (value)
+            store_into(w, object, sc, value);
+        record_store(w, node, object, sc);
         break;
+    }
     case K_TUPLE:
     case K_LIST:
     case K_TUPLE_PATTERN:
@@ -883,7 +1405,7 @@ static void bind_target(walker *w, TSNode node, scope *sc, nb_binding_kind kind_
         children ch;
         get_children(w, node, &ch, true);
         for (size_t i = 0; i < ch.len && !w->failed; i++)
-            bind_target(w, ch.items[i], sc, kind_of_value);
+            bind_target(w, ch.items[i], sc, kind_of_value, value);
         children_release(&ch);
         break;
     }
@@ -894,26 +1416,6 @@ static void bind_target(walker *w, TSNode node, scope *sc, nb_binding_kind kind_
         break;
     }
     w->depth--;
-}
-
-static bool is_pure_method(walker *w, TSNode method)
-{
-    uint32_t start = ts_node_start_byte(method), end = ts_node_end_byte(method);
-    size_t n = end - start;
-    size_t lo = 0, hi = sizeof pure_methods / sizeof pure_methods[0];
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = strncmp(pure_methods[mid], w->text + start, n);
-        if (c == 0 && pure_methods[mid][n] != '\0')
-            c = 1;
-        if (c == 0)
-            return true;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return false;
 }
 
 static bool has_inplace_true(walker *w, TSNode args)
@@ -935,35 +1437,136 @@ static bool has_inplace_true(walker *w, TSNode args)
     return found;
 }
 
-/* Calls that change an object in place: x.method(..., inplace=True), a method call on
- * x whose result is discarded (STATEMENT), and shuffle(x). */
-static void call_mutations(walker *w, TSNode call, scope *sc, bool statement)
+static bool string_value(walker *w, TSNode node, nb_buf *value);
+
+/* The value of the first plain string literal among the arguments of a call in the
+ * receiver chain NODE (pathlib.Path("out").expanduser()), or NULL. */
+static const char *chain_literal(walker *w, TSNode node)
 {
-    if (sc->kind != SCOPE_MODULE)
-        return;
+    nb_buf value = NB_BUF_INIT;
+    const char *found = NULL;
+    for (int depth = 0; !found && !ts_node_is_null(node) && depth < 64; depth++) {
+        enum kind k = kind(w, node);
+        if (k == K_CALL) {
+            TSNode args = field(w, node, w->scan->f.arguments);
+            TSNode first = ts_node_is_null(args) || ts_node_named_child_count(args) == 0
+                               ? (TSNode){ 0 }
+                               : ts_node_named_child(args, 0);
+            if (!ts_node_is_null(first) && kind(w, first) == K_STRING &&
+                string_value(w, first, &value))
+                found = nb_pool_strndup(w->pool, value.data, value.len);
+            node = field(w, node, w->scan->f.function);
+        } else if (k == K_ATTRIBUTE) {
+            node = field(w, node, w->scan->f.object);
+        } else {
+            break;
+        }
+    }
+    nb_buf_release(&value);
+    return found;
+}
+
+/* The arguments of a call, with what each shares and the value of plain strings. */
+static const nb_arg *record_args(walker *w, TSNode args, scope *sc, size_t *count)
+{
+    *count = 0;
+    if (ts_node_is_null(args) || kind(w, args) != K_ARGUMENT_LIST)
+        return NULL;
+    children ch;
+    get_children(w, args, &ch, true);
+    nb_arg *out = nb_pool_alloc(w->pool, (ch.len + 1) * sizeof *out);
+    nb_buf text = NB_BUF_INIT;
+    for (size_t i = 0; i < ch.len; i++) {
+        TSNode value = ch.items[i];
+        nb_arg *a = &out[*count];
+        switch (kind(w, value)) {
+        case K_COMMENT:
+            continue;
+        case K_KEYWORD_ARGUMENT: {
+            TSNode name = field(w, value, w->scan->f.name);
+            a->keyword = ts_node_is_null(name) ? NB_NO_NAME : name_of(w, name);
+            value = field(w, value, w->scan->f.value);
+            break;
+        }
+        default:
+            break;
+        }
+        shareset shares = { 0 };
+        expr_shares(w, value, sc, &shares);
+        a->shares = shares_keep(&shares, w->pool, false);
+        shares_release(&shares);
+        nb_buf_reset(&text);
+        if (!ts_node_is_null(value) && kind(w, value) == K_STRING && string_value(w, value, &text))
+            a->literal = nb_pool_strndup(w->pool, text.data, text.len);
+        (*count)++;
+    }
+    nb_buf_release(&text);
+    children_release(&ch);
+    return out;
+}
+
+/* A call made by code in SC: recorded for the analyses that need the whole notebook
+ * (function effects, seeds, state, files), and its effect on its receiver: a method
+ * call changes the receiver unless the method is known not to (inplace=True always
+ * does), whether or not its result is used, and the receiver may keep the arguments. */
+static void record_call(walker *w, TSNode call, scope *sc, bool discarded)
+{
     const fields *f = &w->scan->f;
     TSNode fn = field(w, call, f->function);
     TSNode args = field(w, call, f->arguments);
     if (ts_node_is_null(fn))
         return;
-    /* shuffle(x), random.shuffle(x), rng.shuffle(x) */
-    TSNode callee = kind(w, fn) == K_ATTRIBUTE ? field(w, fn, f->attribute) : fn;
-    if (!ts_node_is_null(callee) && kind(w, callee) == K_IDENTIFIER &&
-        name_of(w, callee) == w->scan->n_shuffle && !ts_node_is_null(args) &&
-        ts_node_named_child_count(args) > 0) {
-        TSNode first = ts_node_named_child(args, 0);
-        if (kind(w, first) == K_IDENTIFIER)
-            add_mutation(w, name_of(w, first), first);
-        return;
-    }
+    nb_call c = { .stmt = w->stmt, .discarded = discarded };
+    position(w, fn, &c.line, &c.col);
+    c.whole_stmt = frame_of(w, sc) == &w->module_frame && !ts_node_is_null(w->top_call) &&
+                   ts_node_eq(w->top_call, call);
+    c.path = chain_path(w, fn);
+    c.args = record_args(w, args, sc, &c.nargs);
+    shareset receiver = { 0 };
+    TSNode object = { 0 }, method = { 0 };
     if (kind(w, fn) == K_ATTRIBUTE) {
-        TSNode method = field(w, fn, f->attribute);
-        TSNode receiver = field(w, fn, f->object);
-        bool mutates = has_inplace_true(w, args) ||
-                       (statement && !ts_node_is_null(method) && !is_pure_method(w, method));
-        if (mutates && !ts_node_is_null(receiver))
-            mutate(w, sc, receiver);
+        method = field(w, fn, f->attribute);
+        object = field(w, fn, f->object);
+        if (!ts_node_is_null(method))
+            c.method = name_of(w, method);
+        expr_shares(w, object, sc, &receiver);
+        c.receiver = shares_keep(&receiver, w->pool, false);
+        c.receiver_literal = chain_literal(w, object);
+    } else if (kind(w, fn) == K_IDENTIFIER) {
+        c.callee = name_of(w, fn);
     }
+    frame_add_call(frame_of(w, sc), &c);
+
+    if (c.method != NB_NO_NAME && !ts_node_is_null(object)) {
+        if (has_inplace_true(w, args))
+            change_object(w, sc, object, NB_NO_NAME);
+        else if (!node_text_in(w, method, nb_known_pure_method))
+            change_object(w, sc, object, c.method);
+        if (c.nargs && !node_text_in(w, method, nb_known_keeps_no_arguments)) {
+            shareset stored = { 0 };
+            for (size_t i = 0; i < c.nargs; i++)
+                for (size_t j = 0; j < c.args[i].shares.n; j++)
+                    shares_put(&stored, c.args[i].shares.items[j]);
+            /* what the receiver keeps: its entry here, and a link decided once the
+             * receiver is known to be data, not a module (effects.c) */
+            keep_in_entry(w, object, sc, &stored);
+            shares_release(&stored);
+        }
+    }
+    /* shuffle(x), random.shuffle(x), rng.shuffle(x) change x */
+    nb_name called = c.method != NB_NO_NAME ? c.method : c.callee;
+    if (called == w->scan->n_shuffle && !ts_node_is_null(args) &&
+        ts_node_named_child_count(args) > 0 &&
+        kind(w, ts_node_named_child(args, 0)) != K_KEYWORD_ARGUMENT)
+        change_object(w, sc, ts_node_named_child(args, 0), NB_NO_NAME);
+    shares_release(&receiver);
+}
+
+static void walk_call(walker *w, TSNode call, scope *sc, bool discarded)
+{
+    walk_named_children(w, call, sc);
+    if (!w->failed)
+        record_call(w, call, sc, discarded);
 }
 
 static void walk_function(walker *w, TSNode node, scope *sc, TSNode decorated);
@@ -983,10 +1586,11 @@ static void walk_comprehension(walker *w, TSNode node, scope *sc)
         TSNode right = field(w, ch.items[i], w->scan->f.right);
         if (first_iter && !ts_node_is_null(right))
             walk_expr(w, right, sc);
-        first_iter = false;
+        /* a target holds the items of its iterable: `[m.fit(X) for m in models]` */
         TSNode left = field(w, ch.items[i], w->scan->f.left);
         if (!ts_node_is_null(left))
-            bind_target(w, left, &comp, NB_BIND_DATA);
+            bind_loop_target(w, left, right, first_iter ? sc : &comp, &comp, false);
+        first_iter = false;
     }
     /* then the other clauses in order, and the element (or key: value) last */
     first_iter = true;
@@ -1073,8 +1677,7 @@ static void walk_expr(walker *w, TSNode node, scope *sc)
         break;
     }
     case K_CALL:
-        walk_named_children(w, node, sc);
-        call_mutations(w, node, sc, false);
+        walk_call(w, node, sc, false);
         break;
     case K_LAMBDA:
         walk_lambda(w, node, sc);
@@ -1087,8 +1690,13 @@ static void walk_expr(walker *w, TSNode node, scope *sc)
         TSNode name = field(w, node, f->name);
         if (!ts_node_is_null(value))
             walk_expr(w, value, sc);
-        if (!ts_node_is_null(name))
-            bind(w, walrus_scope(sc), name, NB_BIND_DATA);
+        if (!ts_node_is_null(name)) {
+            shareset shares = { 0 };
+            expr_shares(w, value, sc, &shares);
+            scope *target = walrus_scope(sc);
+            bind_name(w, target, name_of(w, name), name, NB_BIND_DATA, &shares);
+            shares_release(&shares);
+        }
         break;
     }
     case K_CONDITIONAL: {
@@ -1120,6 +1728,21 @@ static void walk_expr(walker *w, TSNode node, scope *sc)
     w->depth--;
 }
 
+/* A parameter of the function whose scope is FN: bound, sharing only itself. */
+static void bind_param(walker *w, scope *fn, TSNode ident)
+{
+    if (kind(w, ident) != K_IDENTIFIER) {
+        bind_target(w, ident, fn, NB_BIND_DATA, NULL);
+        return;
+    }
+    nb_name name = name_of(w, ident);
+    frame_add_param(fn->fr, name);
+    shareset self = { 0 };
+    shares_add(&self, nb_root_param(fn->fr->nparams - 1), NB_NO_NAME);
+    bind_name(w, fn, name, ident, NB_BIND_DATA, &self);
+    shares_release(&self);
+}
+
 /* Parameters: defaults and annotations are read where the def is; the names are bound
  * in the function's scope. */
 static void walk_parameters(walker *w, TSNode params, scope *outer, scope *fn)
@@ -1133,7 +1756,7 @@ static void walk_parameters(walker *w, TSNode params, scope *outer, scope *fn)
         TSNode p = ch.items[i];
         switch (kind(w, p)) {
         case K_IDENTIFIER:
-            bind(w, fn, p, NB_BIND_DATA);
+            bind_param(w, fn, p);
             break;
         case K_DEFAULT_PARAMETER:
         case K_TYPED_DEFAULT_PARAMETER: {
@@ -1147,7 +1770,7 @@ static void walk_parameters(walker *w, TSNode params, scope *outer, scope *fn)
             if (!ts_node_is_null(name) && kind(w, name) == K_TUPLE_PATTERN)
                 python2(w, name, "tuple parameter");
             else if (!ts_node_is_null(name))
-                bind_target(w, name, fn, NB_BIND_DATA);
+                bind_param(w, fn, name);
             break;
         }
         case K_TYPED_PARAMETER: {
@@ -1158,13 +1781,13 @@ static void walk_parameters(walker *w, TSNode params, scope *outer, scope *fn)
             get_children(w, p, &pc, true);
             for (size_t j = 0; j < pc.len; j++)
                 if (pc.fields[j] != f->type)
-                    bind_target(w, pc.items[j], fn, NB_BIND_DATA);
+                    bind_param(w, fn, pc.items[j]);
             children_release(&pc);
             break;
         }
         case K_LIST_SPLAT_PATTERN:
         case K_DICTIONARY_SPLAT_PATTERN:
-            bind_target(w, ts_node_named_child(p, 0), fn, NB_BIND_DATA);
+            bind_param(w, fn, ts_node_named_child(p, 0));
             break;
         case K_TUPLE_PATTERN:
             python2(w, p, "tuple parameter");
@@ -1214,13 +1837,37 @@ static void end_definition(walker *w, long previous)
     stamp_clear(&w->scan->reads_seen);
 }
 
+/* Where the effects of a function body go, once it is walked: a top-level definition
+ * (DEFINES) keeps them, a method of a top-level class becomes one of its methods, and
+ * any other function (nested, anonymous) is taken to run where it is defined. */
+static void finish_frame(walker *w, scope *sc, bool defines, TSNode name, frame *body)
+{
+    definition_entry *d = w->definition >= 0 ? &w->definitions[w->definition] : NULL;
+    if (defines && d) {
+        d->def.effects = frame_keep(body, w->pool);
+    } else if (d && d->def.kind == NB_BIND_CLASS && sc->kind == SCOPE_CLASS &&
+               sc->parent && sc->parent->kind == SCOPE_MODULE && !ts_node_is_null(name)) {
+        d->methods = nb_xgrow(d->methods, &d->methods_cap, d->nmethods + 1, sizeof *d->methods);
+        nb_method *m = &d->methods[d->nmethods++];
+        m->name = name_of(w, name);
+        int col;
+        position(w, name, &m->line, &col);
+        m->effects = frame_keep(body, w->pool);
+    } else {
+        frame_merge_nested(frame_of(w, sc), body, w->pool);
+    }
+    frame_release(body);
+}
+
 static void walk_function(walker *w, TSNode node, scope *sc, TSNode decorated)
 {
     const fields *f = &w->scan->f;
     TSNode name = field(w, node, f->name);
     long previous = begin_definition(w, sc, name, NB_BIND_FUNCTION);
+    bool defines = sc->kind == SCOPE_MODULE && !ts_node_is_null(name);
     walk_decorators(w, decorated, sc);
-    scope fn = { .kind = SCOPE_FUNCTION, .parent = sc };
+    frame body = { 0 };
+    scope fn = { .kind = SCOPE_FUNCTION, .parent = sc, .fr = &body };
     walk_parameters(w, field(w, node, f->parameters), sc, &fn);
     TSNode ret = field(w, node, f->return_type);
     if (!ts_node_is_null(ret))
@@ -1228,11 +1875,12 @@ static void walk_function(walker *w, TSNode node, scope *sc, TSNode decorated)
     /* the name is bound when the def runs; the body runs later */
     if (!ts_node_is_null(name))
         bind(w, sc, name, NB_BIND_FUNCTION);
-    TSNode body = field(w, node, f->body);
-    if (!ts_node_is_null(body))
-        walk_block(w, body, &fn);
+    TSNode block = field(w, node, f->body);
+    if (!ts_node_is_null(block))
+        walk_block(w, block, &fn);
     finish_function(w, &fn);
     scope_release(&fn);
+    finish_frame(w, sc, defines, name, &body);
     end_definition(w, previous);
 }
 
@@ -1258,13 +1906,19 @@ static void walk_class(walker *w, TSNode node, scope *sc, TSNode decorated)
 static void walk_lambda(walker *w, TSNode node, scope *sc)
 {
     const fields *f = &w->scan->f;
-    scope fn = { .kind = SCOPE_FUNCTION, .parent = sc };
+    bool defines = w->lambda_defines;
+    w->lambda_defines = false;
+    frame body = { 0 };
+    scope fn = { .kind = SCOPE_FUNCTION, .parent = sc, .fr = &body };
     walk_parameters(w, field(w, node, f->parameters), sc, &fn);
-    TSNode body = field(w, node, f->body);
-    if (!ts_node_is_null(body))
-        walk_expr(w, body, &fn);
+    TSNode value = field(w, node, f->body);
+    if (!ts_node_is_null(value)) {
+        walk_expr(w, value, &fn);
+        expr_shares(w, value, &fn, &body.returns);
+    }
     finish_function(w, &fn);
     scope_release(&fn);
+    finish_frame(w, sc, defines, (TSNode){ 0 }, &body);
 }
 
 /* -- imports -- */
@@ -1287,7 +1941,7 @@ static void record_import(walker *w, scope *sc, const char *module, const char *
 {
     nb_name bound_name = ts_node_is_null(bound) ? NB_NO_NAME : name_of(w, bound);
     if (!ts_node_is_null(bound))
-        bind_name(w, sc, bound_name, bound, NB_BIND_IMPORT);
+        bind_name(w, sc, bound_name, bound, NB_BIND_IMPORT, NULL);
     if (sc->kind != SCOPE_MODULE)
         return;
     w->imports = nb_xgrow(w->imports, &w->imports_cap, w->nimports + 1, sizeof *w->imports);
@@ -1450,6 +2104,54 @@ static bool is_lambda(walker *w, TSNode node)
     return !ts_node_is_null(node) && kind(w, node) == K_LAMBDA;
 }
 
+static bool is_sequence(walker *w, TSNode node)
+{
+    switch (kind(w, node)) {
+    case K_TUPLE:
+    case K_LIST:
+    case K_PATTERN_LIST:
+    case K_TUPLE_PATTERN:
+    case K_LIST_PATTERN:
+    case K_EXPRESSION_LIST:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool has_splat(walker *w, const children *ch)
+{
+    for (size_t i = 0; i < ch->len; i++) {
+        enum kind k = kind(w, ch->items[i]);
+        if (k == K_LIST_SPLAT || k == K_LIST_SPLAT_PATTERN)
+            return true;
+    }
+    return false;
+}
+
+/* TARGET = VALUE (VALUE already walked): `a, b = x, y` binds a to what x shares and b
+ * to what y shares; otherwise every name of TARGET gets what all of VALUE shares. */
+static void bind_assigned(walker *w, TSNode target, TSNode value, scope *sc,
+                          nb_binding_kind kind_of_value)
+{
+    if (!ts_node_is_null(value) && is_sequence(w, target) && is_sequence(w, value)) {
+        children t, v;
+        get_children(w, target, &t, true);
+        get_children(w, value, &v, true);
+        bool pairwise = t.len == v.len && !has_splat(w, &t) && !has_splat(w, &v);
+        for (size_t i = 0; pairwise && i < t.len && !w->failed; i++)
+            bind_assigned(w, t.items[i], v.items[i], sc, kind_of_value);
+        children_release(&t);
+        children_release(&v);
+        if (pairwise)
+            return;
+    }
+    shareset shares = { 0 };
+    expr_shares(w, value, sc, &shares);
+    bind_target(w, target, sc, kind_of_value, &shares);
+    shares_release(&shares);
+}
+
 static void walk_assignment(walker *w, TSNode node, scope *sc)
 {
     const fields *f = &w->scan->f;
@@ -1471,8 +2173,10 @@ static void walk_assignment(walker *w, TSNode node, scope *sc)
     long previous = w->definition;
     if (lambda_def)
         previous = begin_definition(w, sc, targets[0], NB_BIND_FUNCTION);
+    w->lambda_defines = lambda_def && sc->kind == SCOPE_MODULE;
     if (has_value)
         walk_expr(w, value, sc);
+    w->lambda_defines = false;
     for (size_t i = 0; i < ntargets && !w->failed; i++) {
         TSNode target = targets[i];
         if (ts_node_is_null(target))
@@ -1480,7 +2184,8 @@ static void walk_assignment(walker *w, TSNode node, scope *sc)
         /* `x: int` without a value binds nothing at module level */
         if (!has_value && sc->kind == SCOPE_MODULE && kind(w, target) == K_IDENTIFIER)
             continue;
-        bind_target(w, target, sc, lambda_def ? NB_BIND_FUNCTION : NB_BIND_DATA);
+        bind_assigned(w, target, has_value ? value : (TSNode){ 0 }, sc,
+                      lambda_def ? NB_BIND_FUNCTION : NB_BIND_DATA);
     }
     if (lambda_def)
         end_definition(w, previous);
@@ -1496,8 +2201,17 @@ static void walk_augmented(walker *w, TSNode node, scope *sc)
         walk_expr(w, left, sc);
     if (!ts_node_is_null(right))
         walk_expr(w, right, sc);
-    if (!ts_node_is_null(left))
-        bind_target(w, left, sc, NB_BIND_DATA);
+    if (ts_node_is_null(left) || w->failed)
+        return;
+    /* x += v changes a list or an array in place (its aliases see it) and may put v's
+     * objects in it; for numbers it rebinds x, which the same facts cover */
+    shareset shares = { 0 };
+    expr_shares(w, left, sc, &shares);
+    expr_shares(w, right, sc, &shares);
+    if (kind(w, left) == K_IDENTIFIER)
+        change_object(w, sc, left, NB_NO_NAME);
+    bind_target(w, left, sc, NB_BIND_DATA, &shares);
+    shares_release(&shares);
 }
 
 static void walk_delete(walker *w, TSNode node, scope *sc)
@@ -1517,8 +2231,12 @@ static void walk_delete(walker *w, TSNode node, scope *sc)
             continue;
         }
         walk_expr(w, target, sc);
-        if (kind(w, target) == K_ATTRIBUTE || kind(w, target) == K_SUBSCRIPT)
-            mutate(w, sc, target);
+        if (kind(w, target) == K_ATTRIBUTE || kind(w, target) == K_SUBSCRIPT) {
+            TSNode object = field(w, target, kind(w, target) == K_ATTRIBUTE ? w->scan->f.object
+                                                                            : w->scan->f.value);
+            if (!ts_node_is_null(object))
+                change_object(w, sc, object, NB_NO_NAME);
+        }
     }
     children_release(&ch);
 }
@@ -1530,8 +2248,8 @@ static void walk_for(walker *w, TSNode node, scope *sc)
     TSNode left = field(w, node, f->left);
     if (!ts_node_is_null(right))
         walk_expr(w, right, sc);
-    if (!ts_node_is_null(left))
-        bind_target(w, left, sc, NB_BIND_DATA);
+    if (!ts_node_is_null(left)) /* the loop variable holds each item: `for df in combine` */
+        bind_loop_target(w, left, right, sc, sc, false);
     children ch;
     get_children(w, node, &ch, true);
     for (size_t i = 0; i < ch.len && !w->failed; i++)
@@ -1540,17 +2258,21 @@ static void walk_for(walker *w, TSNode node, scope *sc)
     children_release(&ch);
 }
 
-/* except E as e / with A() as a: the expression is read, the target bound. */
+/* except E as e / with A() as a: the expression is read, the target bound to it. */
 static void walk_as_pattern(walker *w, TSNode node, scope *sc)
 {
     children ch;
     get_children(w, node, &ch, true);
+    shareset shares = { 0 };
     for (size_t i = 0; i < ch.len && !w->failed; i++) {
-        if (kind(w, ch.items[i]) == K_AS_PATTERN_TARGET)
-            bind_target(w, ch.items[i], sc, NB_BIND_DATA);
-        else
+        if (kind(w, ch.items[i]) == K_AS_PATTERN_TARGET) {
+            bind_target(w, ch.items[i], sc, NB_BIND_DATA, &shares);
+        } else {
             walk_expr(w, ch.items[i], sc);
+            expr_shares(w, ch.items[i], sc, &shares);
+        }
     }
+    shares_release(&shares);
     children_release(&ch);
 }
 
@@ -1570,7 +2292,7 @@ static void walk_except(walker *w, TSNode node, scope *sc)
         if (k == K_AS_PATTERN)
             walk_as_pattern(w, c, sc);
         else if (ch.fields[i] == f->alias)
-            bind_target(w, c, sc, NB_BIND_DATA);
+            bind_target(w, c, sc, NB_BIND_DATA, NULL);
         else if (k == K_BLOCK)
             walk_stmt(w, c, sc);
         else if (k != K_COMMENT)
@@ -1616,9 +2338,7 @@ static void walk_expression_statement(walker *w, TSNode node, scope *sc)
             walk_augmented(w, c, sc);
             break;
         case K_CALL:
-            walk_expr(w, c, sc);
-            if (ch.len == 1)
-                call_mutations(w, c, sc, true);
+            walk_call(w, c, sc, ch.len == 1);
             break;
         default:
             walk_expr(w, c, sc);
@@ -1646,6 +2366,15 @@ static void walk_type_alias(walker *w, TSNode node, scope *sc)
         else if (kind(w, name) == K_OTHER) /* generic_type: X[T] */
             bind(w, sc, ts_node_named_child(name, 0), NB_BIND_DATA);
     }
+}
+
+/* return VALUE: what a call of the function returns may share what VALUE shares. */
+static void walk_return(walker *w, TSNode node, scope *sc)
+{
+    walk_named_children(w, node, sc);
+    scope *owner = frame_owner(sc);
+    if (owner && !w->failed)
+        children_shares(w, node, sc, &owner->fr->returns);
 }
 
 static void walk_stmt(walker *w, TSNode node, scope *sc)
@@ -1722,6 +2451,9 @@ static void walk_stmt(walker *w, TSNode node, scope *sc)
         else
             walk_named_children(w, node, sc);
         break;
+    case K_RETURN:
+        walk_return(w, node, sc);
+        break;
     case K_COMMENT:
         break;
     default:
@@ -1755,6 +2487,7 @@ static bool is_statement_kind(enum kind k)
     case K_PRINT:
     case K_EXEC:
     case K_RAISE:
+    case K_RETURN:
     case K_COMMENT:
         return true;
     default:
@@ -2055,9 +2788,36 @@ static bool displays_value(walker *w, TSNode stmt)
     return shows;
 }
 
+/* Notes the call or assignment target that is the whole of top-level statement NODE. */
+static void note_whole_statement(walker *w, TSNode node)
+{
+    w->top_call = w->top_target = (TSNode){ 0 };
+    if (kind(w, node) != K_EXPRESSION_STATEMENT || ts_node_named_child_count(node) != 1)
+        return;
+    TSNode only = ts_node_named_child(node, 0);
+    if (kind(w, only) == K_CALL) {
+        w->top_call = only;
+    } else if (kind(w, only) == K_ASSIGNMENT) {
+        TSNode right = field(w, only, w->scan->f.right);
+        if (!ts_node_is_null(right) && kind(w, right) != K_ASSIGNMENT)
+            w->top_target = field(w, only, w->scan->f.left);
+    }
+}
+
+/* What each name the cell leaves bound may share, from the module scope's map. */
+static void settle_def_shares(walker *w, const scope *module)
+{
+    for (size_t i = 0; i < w->ndefs; i++) {
+        def_entry *e = &w->defs[i];
+        const shareset *known = e->deleted ? NULL : sharemap_find(&module->shares, e->def.name);
+        if (known)
+            e->def.shares = shares_keep(known, w->pool, false);
+    }
+}
+
 static void walk_module(walker *w, TSNode root)
 {
-    scope module = { .kind = SCOPE_MODULE };
+    scope module = { .kind = SCOPE_MODULE, .fr = &w->module_frame };
     w->displays_only = true;
     children top;
     get_children(w, root, &top, true);
@@ -2070,6 +2830,7 @@ static void walk_module(walker *w, TSNode root)
         w->nstmt_defs = 0;
         if (kind(w, node) == K_EXPRESSION_STATEMENT)
             note_literal(w, node);
+        note_whole_statement(w, node);
         w->displays_only = w->displays_only && displays_value(w, node);
         if (is_statement_kind(kind(w, node)))
             walk_stmt(w, node, &module);
@@ -2085,6 +2846,8 @@ static void walk_module(walker *w, TSNode root)
     }
     w->displays_only = w->displays_only && w->nstmts > 0;
     children_release(&top);
+    settle_def_shares(w, &module);
+    settle_mutations(w);
     scope_release(&module);
 }
 
@@ -2115,7 +2878,7 @@ static void copy_results(walker *w, nb_facts *out)
     for (size_t i = 0; i < w->ndefs; i++) {
         const nb_def *d = &w->defs[i].def;
         if (w->defs[i].deleted)
-            out->deletes[out->ndeletes++] = (nb_ref){ d->name, d->line, d->col };
+            out->deletes[out->ndeletes++] = (nb_ref){ d->name, d->line, d->col, NB_NO_NAME, NB_NO_NAME };
         else
             out->defs[out->ndefs++] = *d;
     }
@@ -2134,7 +2897,16 @@ static void copy_results(walker *w, nb_facts *out)
         out->definitions[i] = d->def;
         out->definitions[i].reads = nb_pool_memdup(pool, d->reads, d->nreads, sizeof *d->reads);
         out->definitions[i].nreads = d->nreads;
+        out->definitions[i].methods = nb_pool_memdup(pool, d->methods, d->nmethods,
+                                                     sizeof *d->methods);
+        out->definitions[i].nmethods = d->nmethods;
     }
+    out->builtin_uses = nb_pool_memdup(pool, w->builtin_uses, w->nbuiltin_uses,
+                                       sizeof *w->builtin_uses);
+    out->nbuiltin_uses = w->nbuiltin_uses;
+    out->effects = frame_keep(&w->module_frame, pool);
+    out->effects.changes = NULL; /* the cell's changes are its mutations */
+    out->effects.nchanges = 0;
     out->literals = nb_pool_memdup(pool, w->literals, w->nliterals, sizeof *w->literals);
     out->nliterals = w->nliterals;
     out->star_import = w->star_import;
@@ -2148,9 +2920,13 @@ static void walker_release(walker *w)
     free(w->uses);
     free(w->mutations);
     free(w->imports);
-    for (size_t i = 0; i < w->ndefinitions; i++)
+    for (size_t i = 0; i < w->ndefinitions; i++) {
         free(w->definitions[i].reads);
+        free(w->definitions[i].methods);
+    }
     free(w->definitions);
+    free(w->builtin_uses);
+    frame_release(&w->module_frame);
     free(w->stmts);
     free(w->literals);
     free(w->deferred);
@@ -2172,6 +2948,7 @@ int nb_pyscan_cell(nb_pyscan *scan, const char *text, size_t len, nb_pool *pool,
     stamp_clear(&scan->defined);
     stamp_clear(&scan->mutated);
     stamp_clear(&scan->reads_seen);
+    stamp_clear(&scan->builtin_seen);
     TSTree *tree = ts_parser_parse_string(scan->parser, NULL, text, (uint32_t)len);
     if (!tree) {
         nb_diag_add(diags, NB_ERROR, "syntax-error", loc, "the parser gave up on this cell");

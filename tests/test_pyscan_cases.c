@@ -10,6 +10,10 @@
  *   functions: def f reads a, b; class C reads Base   (checked only when present)
  *   literals: N int 5; P string a\x09b               (NAME = literal; only when present)
  *   displays: yes|no                                  (only when present)
+ *   shares: m <- models; r <- x via f, f()            (what each def may share; when present)
+ *   effects: def f changes cache, #0.append(); rebinds n; links {log #0}; returns #0
+ *            class C: bump changes #0                 (definitions' effects; when present)
+ *   calls: np.random.seed, df.to_csv("out.csv")       (module-level calls; when present)
  *   error: CODE LINE:COL                              (the snippet must fail so)
  *
  * Lines left out of defs/uses/deferred/mutations/deletes mean "none". With
@@ -52,20 +56,113 @@ static void put_line(nb_buf *out, const char *key, nb_buf *line)
     nb_buf_reset(line);
 }
 
+/* Each name once; a change only through a call's result as `name (through f())`. */
 static void put_refs(nb_buf *out, const char *key, const nb_names *names, const nb_ref *refs,
                      size_t n, nb_buf *line)
 {
-    for (size_t i = 0; i < n; i++)
-        put_item(line, nb_names_str(names, refs[i].name));
+    nb_buf item = NB_BUF_INIT;
+    for (size_t i = 0; i < n; i++) {
+        bool repeat = false;
+        for (size_t j = 0; j < i && !repeat; j++)
+            repeat = refs[j].name == refs[i].name && refs[j].through == refs[i].through;
+        if (repeat)
+            continue;
+        nb_buf_reset(&item);
+        nb_buf_puts(&item, nb_names_str(names, refs[i].name));
+        if (refs[i].through)
+            nb_buf_printf(&item, " (through %s())", nb_names_str(names, refs[i].through));
+        put_item(line, item.data);
+    }
+    nb_buf_release(&item);
     put_line(out, key, line);
+}
+
+static void put_root(nb_buf *out, const nb_names *names, nb_root root)
+{
+    if (root == NB_ROOT_NONE)
+        nb_buf_puts(out, "?");
+    else if (nb_root_is_param(root))
+        nb_buf_printf(out, "#%zu", nb_root_param_index(root));
+    else
+        nb_buf_puts(out, nb_names_str(names, (nb_name)root));
+}
+
+/* SELF: the def whose shares these are; its share of its own new object is left out. */
+static void put_shares(nb_buf *out, const nb_names *names, nb_shares shares, const char *sep,
+                       nb_name self)
+{
+    size_t shown = 0;
+    for (size_t i = 0; i < shares.n; i++) {
+        const nb_share *sh = &shares.items[i];
+        if (sh->here && (nb_name)sh->root == self)
+            continue;
+        if (shown++)
+            nb_buf_puts(out, sep);
+        if (sh->here) {
+            nb_buf_printf(out, "%s (here)", nb_names_str(names, (nb_name)sh->root));
+            continue;
+        }
+        if (sh->root == NB_ROOT_NONE) {
+            nb_buf_printf(out, "%s()", nb_names_str(names, sh->via));
+            continue;
+        }
+        put_root(out, names, sh->root);
+        if (sh->via)
+            nb_buf_printf(out, " via %s", nb_names_str(names, sh->via));
+    }
+}
+
+static void put_effects(nb_buf *out, const nb_names *names, const nb_effects *e)
+{
+    for (size_t i = 0; i < e->nchanges; i++) {
+        nb_buf_puts(out, i ? ", " : " changes ");
+        put_root(out, names, e->changes[i].root);
+        if (e->changes[i].via)
+            nb_buf_printf(out, ".%s()", nb_names_str(names, e->changes[i].via));
+        if (e->changes[i].through)
+            nb_buf_printf(out, " (through %s())", nb_names_str(names, e->changes[i].through));
+    }
+    for (size_t i = 0; i < e->nrebinds; i++)
+        nb_buf_printf(out, "%s%s", i ? ", " : "; rebinds ", nb_names_str(names, e->rebinds[i]));
+    for (size_t i = 0; i < e->nlinks; i++) {
+        nb_buf_puts(out, i ? " {" : "; links {");
+        put_shares(out, names, e->links[i], " ", NB_NO_NAME);
+        nb_buf_puts(out, "}");
+    }
+    if (e->returns.n) {
+        nb_buf_puts(out, "; returns ");
+        put_shares(out, names, e->returns, ", ", NB_NO_NAME);
+    }
+}
+
+static void put_call(nb_buf *out, const nb_names *names, const nb_call *c)
+{
+    if (c->path)
+        nb_buf_puts(out, c->path);
+    else if (c->method)
+        nb_buf_printf(out, "?.%s", nb_names_str(names, c->method));
+    else
+        nb_buf_puts(out, "?");
+    for (size_t i = 0; i < c->nargs; i++)
+        if (c->args[i].literal) {
+            nb_buf_printf(out, "(\"%s\")", c->args[i].literal);
+            break;
+        }
+    if (c->receiver_literal)
+        nb_buf_printf(out, " on \"%s\"", c->receiver_literal);
 }
 
 /* key: value lines for everything pyscan found. */
 static const char *const literal_types[] = { "none", "bool", "int", "float", "string" };
 
-static void render_facts(nb_buf *out, const nb_names *names, const nb_facts *f, bool with_imports,
-                         bool with_functions, bool with_literals, bool with_displays)
+enum { OPT_IMPORTS, OPT_FUNCTIONS, OPT_LITERALS, OPT_DISPLAYS, OPT_SHARES, OPT_EFFECTS,
+       OPT_CALLS, NOPTIONAL };
+
+static void render_facts(nb_buf *out, const nb_names *names, const nb_facts *f,
+                         const bool *optional)
 {
+    bool with_imports = optional[OPT_IMPORTS], with_functions = optional[OPT_FUNCTIONS];
+    bool with_literals = optional[OPT_LITERALS], with_displays = optional[OPT_DISPLAYS];
     nb_buf line = NB_BUF_INIT, item = NB_BUF_INIT;
     for (size_t i = 0; i < f->ndefs; i++) {
         nb_buf_reset(&item);
@@ -120,16 +217,61 @@ static void render_facts(nb_buf *out, const nb_names *names, const nb_facts *f, 
     }
     if (with_displays)
         nb_buf_printf(out, "displays: %s\n", f->displays_only ? "yes" : "no");
+    if (optional[OPT_SHARES]) {
+        nb_buf_reset(&line);
+        nb_buf shared = NB_BUF_INIT;
+        for (size_t i = 0; i < f->ndefs; i++) {
+            nb_buf_reset(&shared);
+            put_shares(&shared, names, f->defs[i].shares, ", ", f->defs[i].name);
+            if (shared.len)
+                nb_buf_printf(&line, "%s%s <- %s", line.len ? "; " : "",
+                              nb_names_str(names, f->defs[i].name), shared.data);
+        }
+        for (size_t i = 0; i < f->effects.nlinks; i++) {
+            nb_buf_puts(&line, line.len ? "; {" : "{");
+            put_shares(&line, names, f->effects.links[i], " ", NB_NO_NAME);
+            nb_buf_puts(&line, "}");
+        }
+        nb_buf_release(&item);
+        nb_buf_printf(out, "shares: %s\n", line.data);
+    }
+    if (optional[OPT_EFFECTS]) {
+        nb_buf_reset(&line);
+        for (size_t i = 0; i < f->ndefinitions; i++) {
+            const nb_definition *d = &f->definitions[i];
+            nb_buf_printf(&line, "%s%s %s", i ? "; " : "", d->kind == NB_BIND_CLASS ? "class" : "def",
+                          nb_names_str(names, d->name));
+            if (d->kind != NB_BIND_CLASS)
+                put_effects(&line, names, &d->effects);
+            for (size_t m = 0; m < d->nmethods; m++) {
+                nb_buf_printf(&line, "%s%s", m ? ", " : ": ", nb_names_str(names, d->methods[m].name));
+                put_effects(&line, names, &d->methods[m].effects);
+            }
+        }
+        nb_buf_printf(out, "effects: %s\n", line.data);
+    }
+    if (optional[OPT_CALLS]) {
+        nb_buf_reset(&line);
+        for (size_t i = 0; i < f->effects.ncalls; i++) {
+            if (i)
+                nb_buf_puts(&line, ", ");
+            put_call(&line, names, &f->effects.calls[i]);
+        }
+        for (size_t i = 0; i < f->effects.nstores; i++)
+            nb_buf_printf(&line, "%s%s[] =", line.len ? ", " : "", f->effects.stores[i].path);
+        nb_buf_printf(out, "calls: %s\n", line.data);
+    }
     nb_buf_release(&line);
 }
 
 /* The expectation lines of a case, normalised: "key: value" with single spaces, in the
  * canonical key order, empty keys dropped. */
-static void normalise(const nb_buf *expected, nb_buf *out, bool optional[4], nb_buf *error)
+static void normalise(const nb_buf *expected, nb_buf *out, bool optional[NOPTIONAL], nb_buf *error)
 {
     const char *keys[] = { "defs",    "uses",      "deferred", "mutations", "deletes",
-                           "imports", "functions", "literals", "displays" };
-    for (size_t k = 0; k < 4; k++)
+                           "imports", "functions", "literals", "displays",  "shares",
+                           "effects", "calls" };
+    for (size_t k = 0; k < NOPTIONAL; k++)
         optional[k] = false;
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
         size_t klen = strlen(keys[k]);
@@ -190,7 +332,7 @@ int main(int argc, char **argv)
             tc_case *c = &file.cases[ci];
             const nb_buf *expected_raw = tc_section_text(c, "");
             nb_buf expected = NB_BUF_INIT, actual = NB_BUF_INIT, error = NB_BUF_INIT;
-            bool optional[4] = { false, false, false, false };
+            bool optional[NOPTIONAL] = { false };
             if (expected_raw)
                 normalise(expected_raw, &expected, optional, &error);
             nb_pool pool = NB_POOL_INIT;
@@ -202,8 +344,7 @@ int main(int argc, char **argv)
                 const nb_diag *d = &diags.items[0];
                 nb_buf_printf(&actual, "error: %s %d:%d\n", d->code, d->loc.line, d->loc.col);
             } else {
-                render_facts(&actual, names, &facts, optional[0], optional[1], optional[2],
-                             optional[3]);
+                render_facts(&actual, names, &facts, optional);
             }
             if (error.len) {
                 nb_buf e = NB_BUF_INIT;

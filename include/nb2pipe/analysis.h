@@ -20,6 +20,7 @@ typedef enum nb_provider_status {
     NB_FROM_STAR_IMPORT, /* no cell defines it, but an earlier `import *` may */
     NB_ALLOWED,          /* no cell defines it; the user said the runtime provides it */
     NB_DELETED,          /* an earlier cell deleted it with `del` */
+    NB_BUILTIN,          /* a builtin no cell redefines */
 } nb_provider_status;
 
 /* Where the value a use reads comes from. */
@@ -39,6 +40,45 @@ typedef struct nb_implied {
     nb_provider provider;
 } nb_implied;
 
+/* Why a cell changes an object in place. */
+typedef enum nb_change_reason {
+    NB_CHANGE_DIRECT, /* its own code: x[i] = v, model.fit(X), x += 1 */
+    NB_CHANGE_CALL,   /* a notebook function or method it calls (OTHER) changes it */
+    NB_CHANGE_ALIAS,  /* it shares an object with OTHER, which the cell changes or links */
+} nb_change_reason;
+
+/* A name whose object a cell changes in place: a new version of it for later cells. */
+typedef struct nb_touch {
+    nb_name name;
+    nb_change_reason reason;
+    nb_name other; /* NB_CHANGE_CALL: the function; NB_CHANGE_ALIAS: the name it shares with */
+    int line, col;
+} nb_touch;
+
+/* A top-level statement that sets interpreter state later cells depend on
+ * (pd.set_option, np.random.seed, os.environ[k] = v...): replayed at the start of
+ * every later step. */
+typedef struct nb_state_stmt {
+    uint32_t stmt;
+    int line, col;
+    const char *what; /* canonical: "pandas.set_option", "os.environ" */
+} nb_state_stmt;
+
+/* A file a cell reads or writes, for the order of steps that share no variable. */
+typedef struct nb_file_access {
+    const char *path; /* a literal path, normalised ("out/clean.csv"); NULL: not known */
+    bool write;
+    int line, col;
+    const char *what; /* the call, as written: "df.to_csv", "pd.read_csv", "open" */
+} nb_file_access;
+
+/* The alias group of a name at the end of the cell that binds or changes it: names
+ * with equal groups at the same cell share objects and cross steps in one file. */
+typedef struct nb_group_entry {
+    nb_name name;
+    uint32_t group;
+} nb_group_entry;
+
 typedef struct nb_code_cell {
     const nb_cell *cell; /* in the notebook */
     const char *python;  /* the cell as Python: magics translated, line for line */
@@ -51,13 +91,33 @@ typedef struct nb_code_cell {
     /* filled by nb_analysis_resolve: */
     bool excluded;          /* not part of the program (a Kale `skip` cell) */
     nb_provider *providers; /* one per facts.uses entry */
-    nb_implied *implied;    /* globals read by the functions and classes it uses */
+    nb_implied *implied;    /* globals read by the functions and classes it uses, and
+                               names whose objects it changes without naming them */
     size_t nimplied;
+    nb_provider *builtin_providers; /* one per facts.builtin_uses entry: NB_PROVIDED when
+                                       a cell of the notebook defines that name itself */
+    nb_touch *touches;      /* names whose objects it changes, directly, in calls, or
+                               through the aliases of what it changes */
+    size_t ntouches;
+    nb_ref *rebinds;        /* globals the functions it calls rebind: definitions */
+    size_t nrebinds;
+    nb_state_stmt *state;   /* statements setting interpreter state */
+    size_t nstate;
+    nb_file_access *files;
+    size_t nfiles;
+    nb_group_entry *groups; /* the alias group of each name it binds or changes */
+    size_t ngroups;
+    bool seeds_random;      /* seeds a global random generator */
+    bool draws_random;      /* draws from one after a seed: the random state flows */
 } nb_code_cell;
 
 typedef struct nb_analysis {
     const nb_notebook *nb;
     nb_names *names;
+    /* "random-state": a pseudo-name, never an identifier, for the global random
+     * generators' state, which flows from a cell that seeds or draws to the next one
+     * that draws as data does */
+    nb_name random_state;
     nb_pyscan *scan;
     nb_code_cell *cells; /* the code cells, in notebook order */
     size_t ncells;

@@ -14,6 +14,20 @@ bool nb_pydist_is_stdlib(const char *module, size_t len);
  * "beautifulsoup4"; NULL when no mapping is known (the caller then uses the module name). Static storage. */
 const char *nb_pydist_distribution(const char *module, size_t len);
 
+/* The names `from MODULE import *` binds, for a standard-library MODULE ("math",
+ * "os.path"): a pointer to the first of *COUNT entries of nb_stdlib_exports, sorted by
+ * name; NULL (and 0) for other modules. The table (src/stdlib_exports.c) is generated
+ * from /usr/bin/python3 by scripts/gen_stdlib_exports.py. */
+typedef struct nb_star_export {
+    const char *module;
+    const char *name;
+} nb_star_export;
+
+const nb_star_export *nb_pydist_star_names(const char *module, size_t *count);
+
+extern const nb_star_export nb_stdlib_exports[];
+extern const size_t nb_stdlib_exports_count;
+
 /* The tables themselves, entry by entry in their (sorted) order, so that tests check
  * them without keeping copies: I < the count. */
 size_t nb_pydist_stdlib_count(void);

@@ -26,13 +26,61 @@ typedef enum nb_binding_kind {
 typedef struct nb_ref {
     nb_name name;
     int line, col;
+    /* mutations only: the method whose call changes the object, when the change depends
+     * on what that method does (a method a notebook class defines may leave its receiver
+     * alone); NB_NO_NAME when the change is certain (x[i] = v, inplace=True) */
+    nb_name via;
+    /* mutations only: the object is changed through the result of calling the function
+     * THROUGH with it as an argument (`clf = make(n); clf.fit(X)`): it changes only if
+     * that function hands its argument back, which a notebook function may; NB_NO_NAME
+     * for a change of the object itself */
+    nb_name through;
 } nb_ref;
+
+/* What a value may share objects with (its "roots"). At module level a root is a name
+ * bound before the cell; inside a function body, a global name or one of the function's
+ * own parameters (nb_root_param). */
+typedef int32_t nb_root;
+#define NB_ROOT_NONE INT32_MIN
+
+static inline nb_root nb_root_param(size_t index)
+{
+    return -(nb_root)index - 1;
+}
+
+static inline bool nb_root_is_param(nb_root root)
+{
+    return root < 0 && root != NB_ROOT_NONE;
+}
+
+static inline size_t nb_root_param_index(nb_root root)
+{
+    return (size_t)(-(root + 1));
+}
+
+/* One way a value may share objects: with ROOT itself (VIA is NB_NO_NAME), or through
+ * the result of calling the function named VIA with ROOT's value as an argument. ROOT is
+ * NB_ROOT_NONE for what such a call may return of its own (a global the function reads).
+ * HERE (module level only): ROOT is a name this cell binds, and the share is with the
+ * object the cell binds it to, not with ROOT's value from before the cell. */
+typedef struct nb_share {
+    nb_root root;
+    nb_name via;
+    bool here;
+} nb_share;
+
+typedef struct nb_shares {
+    const nb_share *items;
+    size_t n;
+} nb_shares;
 
 typedef struct nb_def {
     nb_name name;
     int line, col;        /* where the cell first binds it */
     nb_binding_kind kind; /* of the cell's last binding of it */
     uint32_t stmt;        /* top-level statement of that last binding */
+    nb_shares shares;     /* what the value it is left bound to may share (an alias:
+                             `m = models["rf"]`, `for df in combine`, `v = arr[:, 1]`) */
 } nb_def;
 
 typedef struct nb_use {
@@ -50,6 +98,77 @@ typedef struct nb_import {
     int line;
 } nb_import;
 
+/* An argument of a call. */
+typedef struct nb_arg {
+    nb_name keyword;     /* NB_NO_NAME for a positional argument */
+    nb_shares shares;    /* what its value may share */
+    const char *literal; /* the value of a plain string literal, else NULL */
+} nb_arg;
+
+/* A call the code makes: f(...) or x.m(...). Which calls matter (a notebook function
+ * with effects, a seed, a file write, exec) is decided later, with the whole notebook
+ * in view (effects.c, fileio.c). */
+typedef struct nb_call {
+    nb_name callee;      /* f(...): f; NB_NO_NAME when the callee is not a plain name */
+    nb_name method;      /* x.m(...): m; else NB_NO_NAME */
+    const char *path;    /* the callee as dotted names ("np.random.seed", "df.to_csv",
+                            "open"), or NULL when it is not a chain of names */
+    nb_shares receiver;  /* x.m(...): what x may share */
+    const char *receiver_literal; /* x.m(...) where x holds a call with a string literal
+                                     argument: "out" in pathlib.Path("out").mkdir() */
+    const nb_arg *args;
+    size_t nargs;
+    int line, col;
+    uint32_t stmt;       /* module level: the top-level statement it is in */
+    bool whole_stmt;     /* module level: the call is that whole statement */
+    bool discarded;      /* its result is not used (an expression statement) */
+} nb_call;
+
+/* An assignment into an attribute or item of a dotted chain of names rooted in a name
+ * the code does not bind itself: `os.environ["X"] = "1"`, `plt.rcParams[k] = v`,
+ * `pd.options.display.precision = 2`. */
+typedef struct nb_store {
+    const char *path; /* "os.environ", "plt.rcParams", "pd.options.display" */
+    int line, col;
+    uint32_t stmt;
+    bool whole_stmt;
+} nb_store;
+
+/* A change in place of ROOT's object inside a function body (see nb_ref.via and
+ * nb_ref.through). */
+typedef struct nb_change {
+    nb_root root;
+    nb_name via;
+    nb_name through;
+    int line, col;
+} nb_change;
+
+/* What running some code does beyond binding names: the calls it makes, the objects it
+ * changes and makes share, what it returns. For a cell's module-level code (changes are
+ * then the cell's `mutations`) and for each function and method body. */
+typedef struct nb_effects {
+    const nb_change *changes; /* function bodies: params and globals changed in place */
+    size_t nchanges;
+    const nb_shares *links; /* sets of roots made to share: `d[k] = v`, `items.append(v)` */
+    size_t nlinks;
+    const nb_call *calls;
+    size_t ncalls;
+    const nb_store *stores;
+    size_t nstores;
+    const nb_name *rebinds; /* function bodies: globals assigned through `global` */
+    size_t nrebinds;
+    nb_shares returns;      /* function bodies: what the result may share */
+    const nb_name *params;  /* function bodies: parameter names, in order */
+    size_t nparams;
+} nb_effects;
+
+/* A method of a class the notebook defines. */
+typedef struct nb_method {
+    nb_name name;
+    int line;
+    nb_effects effects; /* parameter 0 is the receiver (self) */
+} nb_method;
+
 /* A top-level def or class (or NAME = lambda), with the global names it reads: its
  * body's free names, and its decorators, defaults and bases. */
 typedef struct nb_definition {
@@ -59,6 +178,9 @@ typedef struct nb_definition {
     uint32_t stmt;
     nb_name *reads;
     size_t nreads;
+    nb_effects effects; /* functions: what a call of it does */
+    const nb_method *methods; /* classes: the methods defined in the class body */
+    size_t nmethods;
 } nb_definition;
 
 /* A top-level statement: its whole lines, and whether it is code. */
@@ -103,6 +225,11 @@ typedef struct nb_facts {
     size_t nstmts;
     nb_literal *literals; /* top-level assignments of a literal, in order */
     size_t nliterals;
+    nb_use *builtin_uses; /* reads of builtin names (sum, len...): uses only when a cell
+                             of the notebook defines the name itself */
+    size_t nbuiltin_uses;
+    nb_effects effects;   /* of the module-level code (including comprehensions, class
+                             bodies and lambdas it passes to calls) */
     bool star_import;   /* `from m import *`: binds names nobody can list */
     bool displays_only; /* only expression statements that show values (df.head()) */
     bool parsed;      /* false when the cell has a syntax error; the rest is empty */
