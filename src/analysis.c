@@ -6,6 +6,7 @@
 
 #include "nb2pipe/pydist.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,6 +77,8 @@ typedef struct resolver {
     uint8_t *from_star; /* by name id: its latest binding is a standard library `import *` */
     int *seen;        /* by name id: cell number whose implied reads already hold it */
     int star_cell;    /* latest cell with `import *` of a module nb2pipe cannot list */
+    int dynamic_cell; /* latest cell with code nb2pipe cannot see (exec, globals()) */
+    bool dynamic_here; /* the cell being resolved has such code */
     nb_implied *implied; /* the current cell's implied uses, copied into the pool */
     size_t nimplied, implied_cap;
     size_t classes_cap;
@@ -179,6 +182,22 @@ static void warn_use(resolver *r, const nb_code_cell *cc, const nb_use *use, con
     nb_diag_set_source(d, cc->cell->source, cc->cell->source_len);
 }
 
+/* Whether a `from m import *` of CC, for a module nb2pipe can list, binds NAME. */
+static bool exported_here(const nb_code_cell *cc, const char *name)
+{
+    for (size_t i = 0; i < cc->facts.nimports; i++) {
+        const nb_import *imp = &cc->facts.imports[i];
+        size_t n;
+        const nb_star_export *names = imp->name && strcmp(imp->name, "*") == 0
+                                          ? nb_pydist_star_names(imp->module, &n)
+                                          : NULL;
+        for (size_t k = 0; names && k < n; k++)
+            if (strcmp(names[k].name, name) == 0)
+                return true;
+    }
+    return false;
+}
+
 /* The `from m import *` of CC whose module nb2pipe cannot list, or NULL. */
 static const nb_import *unlisted_star(const resolver *r, const nb_code_cell *cc)
 {
@@ -222,6 +241,17 @@ static void resolve_use(resolver *r, const nb_code_cell *cc, const nb_use *use, 
         }
     } else if (r->allowed[use->name]) {
         *p = (nb_provider){ NB_ALLOWED, 0, NB_BIND_DATA };
+    } else if (exported_here(cc, name)) {
+        *p = (nb_provider){ NB_FROM_STAR_IMPORT, cc->cell->number, NB_BIND_IMPORT };
+    } else if (r->dynamic_here || r->dynamic_cell > 0) {
+        /* exec("w = 5"), globals()["w"] = ...: the cell that may have bound it provides it */
+        int cell = r->dynamic_here ? cc->cell->number : r->dynamic_cell;
+        *p = (nb_provider){ NB_PROVIDED, cell, NB_BIND_DATA };
+        char other[32];
+        snprintf(other, sizeof other, "%d", cell);
+        warn_use(r, cc, use, "dynamic-code",
+                 "no cell defines '%s': it is taken to be bound by the code of cell %s that "
+                 "nb2pipe cannot see (exec, globals()); if not, this step fails", name, other);
     } else if (star_here || r->star_cell > 0) {
         int cell = star_here ? cc->cell->number : r->star_cell;
         *p = (nb_provider){ NB_FROM_STAR_IMPORT, cell, NB_BIND_IMPORT };
@@ -477,6 +507,10 @@ static void resolve_cell(resolver *r, nb_code_cell *cc, uint8_t *bound_here)
     nb_facts *f = &cc->facts;
     int number = cc->cell->number;
     r->b.cell = cc;
+    /* what the cell's calls do depends only on what came before it */
+    nb_cell_effects eff;
+    nb_effects_of_cell(&r->b, cc, &an->pool, r->diags ? r->diags : &r->quiet, &eff);
+    r->dynamic_here = eff.dynamic;
     cc->providers = nb_pool_alloc(&an->pool, (f->nuses + 1) * sizeof *cc->providers);
     for (size_t i = 0; i < f->ndefs; i++)
         bound_here[f->defs[i].name] = 1;
@@ -497,10 +531,8 @@ static void resolve_cell(resolver *r, nb_code_cell *cc, uint8_t *bound_here)
             add_implied_reads(r, cc, f->builtin_uses[i].name, def, bound_here);
     }
 
-    /* what the cell changes, in its own code and in the functions it calls; what it
-     * makes share; the state it sets */
-    nb_cell_effects eff;
-    nb_effects_of_cell(&r->b, cc, &an->pool, r->diags ? r->diags : &r->quiet, &eff);
+    /* what the cell changes, in its own code and in the functions it calls, and what it
+     * makes share */
     for (size_t i = 0; i < eff.nlinks; i++)
         nb_alias_link(r->alias, eff.links[i].items, eff.links[i].len);
     for (size_t i = 0; i < eff.nchanges; i++)
@@ -552,6 +584,8 @@ static void resolve_cell(resolver *r, nb_code_cell *cc, uint8_t *bound_here)
     if (eff.seeds || eff.draws)
         bind_data(r, r->b.random_state, number);
     r->b.seeded |= eff.seeds;
+    if (eff.dynamic)
+        r->dynamic_cell = number;
     bind_star_exports(r, cc);
     record_groups(r, cc);
     nb_cell_effects_release(&eff);

@@ -2,6 +2,8 @@
 
 #include "nb2pipe/requirements.h"
 
+#include "fileio.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,14 +18,29 @@ typedef struct input_ref {
     const char *text; /* the name's text, for sorting */
     size_t from;      /* producing step (segmentation order) */
     size_t cell;      /* the first cell that reads it, for messages */
+    int provider;     /* the cell number whose value it is */
+    uint32_t group;   /* its alias group at that cell (0: none) */
+    size_t artifact;  /* index into flow.artifacts, once packed */
 } input_ref;
+
+/* A file a step saves for later steps: the variables of one alias group as one cell
+ * of the producing step left them (a single variable when it shares nothing). */
+typedef struct artifact {
+    size_t from;
+    int provider;
+    uint32_t group;
+    nb_name first;     /* the variable that opened it (the key when group is 0) */
+    nb_name *members;
+    size_t nmembers, members_cap;
+    char *name;
+} artifact;
 
 typedef struct step_state {
     code_ref *code;
     size_t ncode, code_cap;
     input_ref *inputs;
     size_t ninputs, inputs_cap;
-    nb_name *outputs;
+    size_t *outputs; /* indexes into flow.artifacts */
     size_t noutputs, outputs_cap;
     nb_name *metrics;
     size_t nmetrics, metrics_cap;
@@ -47,9 +64,13 @@ typedef struct flow {
     param_source *params; /* of each parameter */
     size_t nparams, params_cap;
     size_t *param_of; /* by name id: parameter index + 1, or 0 */
+    int *warned_generator; /* by name id: the cell whose generator was warned about */
+    long *lambda_reads_for; /* by cell index: 1 + the step its lambdas' reads went to */
     code_ref *prelude;
     size_t nprelude, prelude_cap;
     bool *prelude_params; /* parameters the set-up code reads: every step gets them */
+    artifact *artifacts;
+    size_t nartifacts, artifacts_cap;
     bool failed;
 } flow;
 
@@ -114,6 +135,20 @@ static bool is_param_statement(const flow *f, const nb_facts *facts, size_t stmt
     return false;
 }
 
+static void statement_names(flow *f, const nb_code_cell *cc, size_t stmt,
+                            bool (*fn)(flow *, const nb_code_cell *, nb_name, void *), void *arg);
+
+/* A parameter the rest of a parameters cell reads (RUN = f"run-{SEED}") is one every
+ * step gets, since that code runs in every step. */
+static bool mark_param_read(flow *f, const nb_code_cell *cc, nb_name name, void *arg)
+{
+    (void)cc;
+    (void)arg;
+    if (f->param_of[name])
+        f->prelude_params[f->param_of[name] - 1] = true;
+    return true;
+}
+
 static void collect_prelude(flow *f)
 {
     const nb_analysis *an = f->an;
@@ -123,9 +158,12 @@ static void collect_prelude(flow *f)
             add_code(&f->prelude, &f->nprelude, &f->prelude_cap, i, -1);
         } else if (role == NB_ROLE_PARAMETERS) {
             const nb_facts *facts = &an->cells[i].facts;
-            for (size_t s = 0; s < facts->nstmts; s++)
-                if (!is_param_statement(f, facts, s))
-                    add_code(&f->prelude, &f->nprelude, &f->prelude_cap, i, (long)s);
+            for (size_t s = 0; s < facts->nstmts; s++) {
+                if (is_param_statement(f, facts, s))
+                    continue;
+                add_code(&f->prelude, &f->nprelude, &f->prelude_cap, i, (long)s);
+                statement_names(f, &an->cells[i], s, mark_param_read, NULL);
+            }
         }
     }
 }
@@ -150,6 +188,77 @@ static void carry_star_imports(flow *f, step_state *st, size_t provider)
                 facts->imports[i].line <= facts->stmts[s].last_line)
                 add_code(&st->code, &st->ncode, &st->code_cap, provider, (long)s);
     }
+}
+
+/* Whether a notebook function named NAME, defined before cell BEFORE, yields. */
+static bool generator_function(const flow *f, nb_name name, size_t before)
+{
+    for (size_t c = before + 1; c-- > 0;) {
+        const nb_facts *facts = &f->an->cells[c].facts;
+        for (size_t i = 0; i < facts->ndefinitions; i++)
+            if (facts->definitions[i].name == name)
+                return facts->definitions[i].generator;
+    }
+    return false;
+}
+
+/* A generator cannot cross a step boundary: nothing pickles it. Say so where it is made
+ * (once per value), so that a run failing on it was warned about. */
+static void warn_generator(flow *f, long step, long from, size_t provider, nb_name name)
+{
+    const nb_code_cell *cc = &f->an->cells[provider];
+    const nb_def *def = nb_code_cell_def(cc, name);
+    if (!def)
+        return;
+    bool generator = def->generator;
+    for (size_t i = 0; i < def->shares.n && !generator; i++)
+        generator = def->shares.items[i].root == NB_ROOT_NONE &&
+                    generator_function(f, def->shares.items[i].via, provider);
+    if (!generator || f->warned_generator[name] == cc->cell->number)
+        return;
+    f->warned_generator[name] = cc->cell->number;
+    nb_diag *d = nb_diag_add(f->diags, NB_WARNING, "unpicklable", (nb_loc){ f->an->nb->path,
+                             cc->cell->number, def->line, def->col },
+                             "'%s' is a generator, which no serializer can save: step '%s' "
+                             "cannot load it from step '%s'; keep the cells that make and use "
+                             "it in one step", name_str(f, name), f->seg->steps[step].name,
+                             f->seg->steps[from].name);
+    nb_diag_set_source(d, cc->cell->source, cc->cell->source_len);
+}
+
+static void use_name(flow *f, long step, size_t cell, nb_name name, const nb_provider *p);
+
+/* Whether NAME is read by one of the named functions or classes cell CC defines. */
+static bool read_by_definition(const nb_code_cell *cc, nb_name name)
+{
+    for (size_t i = 0; i < cc->facts.ndefinitions; i++)
+        for (size_t j = 0; j < cc->facts.definitions[i].nreads; j++)
+            if (cc->facts.definitions[i].reads[j] == name)
+                return true;
+    return false;
+}
+
+/* A lambda stored in a value (scorers = {"f1": lambda y, p: f1_score(y, p)}) reads its
+ * globals when it is called, wherever the value was loaded: a step that loads data from
+ * cell PROVIDER gets what that cell's anonymous lambdas read. */
+static void carry_lambda_reads(flow *f, long step, size_t provider)
+{
+    if (f->lambda_reads_for[provider] == step + 1)
+        return;
+    f->lambda_reads_for[provider] = step + 1;
+    const nb_code_cell *cc = &f->an->cells[provider];
+    for (size_t u = 0; u < cc->facts.nuses; u++)
+        if (cc->facts.uses[u].deferred && !read_by_definition(cc, cc->facts.uses[u].name))
+            use_name(f, step, provider, cc->facts.uses[u].name, &cc->providers[u]);
+}
+
+/* NAME's alias group at the end of cell CC, or 0. */
+static uint32_t group_at(const nb_code_cell *cc, nb_name name)
+{
+    for (size_t i = cc->ngroups; i-- > 0;)
+        if (cc->groups[i].name == name)
+            return cc->groups[i].group;
+    return 0;
 }
 
 /* One use, by cell CELL of step STEP (or of the set-up code when STEP < 0), of NAME as
@@ -199,8 +308,11 @@ static void use_name(flow *f, long step, size_t cell, nb_name name, const nb_pro
         carry_definition(f, st, provider, name);
         return;
     }
+    warn_generator(f, step, from, provider, name);
+    carry_lambda_reads(f, step, provider);
     st->inputs = nb_xgrow(st->inputs, &st->inputs_cap, st->ninputs + 1, sizeof *st->inputs);
-    st->inputs[st->ninputs++] = (input_ref){ name, name_str(f, name), (size_t)from, cell };
+    st->inputs[st->ninputs++] = (input_ref){ name, name_str(f, name), (size_t)from, cell, p->cell,
+                                             group_at(&f->an->cells[provider], name), 0 };
 }
 
 static void use_cell(flow *f, long step, size_t cell)
@@ -215,6 +327,13 @@ static void use_cell(flow *f, long step, size_t cell)
     }
     for (size_t i = 0; i < cc->nimplied; i++)
         use_name(f, step, cell, cc->implied[i].name, &cc->implied[i].provider);
+    /* a builtin's name the notebook redefines (def sum(...)) is read like any name */
+    for (size_t i = 0; i < cc->facts.nbuiltin_uses; i++) {
+        if (step < 0 && cc->facts.builtin_uses[i].deferred)
+            continue;
+        if (cc->builtin_providers[i].status == NB_PROVIDED)
+            use_name(f, step, cell, cc->facts.builtin_uses[i].name, &cc->builtin_providers[i]);
+    }
 }
 
 /* Carries the class (or other code) NAME that cell CELL binds into STEP, with what it
@@ -298,6 +417,181 @@ static void carry_classes(flow *f)
     free(seen);
 }
 
+/* ---- Interpreter state ------------------------------------------------------------ */
+
+static bool is_ident_byte(unsigned char c, bool first)
+{
+    return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80 ||
+           (!first && c >= '0' && c <= '9');
+}
+
+/* The bytes after the string literal starting at S (its opening quote), or END. */
+static const char *skip_string(const char *s, const char *end)
+{
+    char q = *s;
+    bool triple = end - s >= 3 && s[1] == q && s[2] == q;
+    s += triple ? 3 : 1;
+    while (s < end) {
+        if (*s == '\\') {
+            s += 2;
+            continue;
+        }
+        if (*s == q && (!triple || (end - s >= 3 && s[1] == q && s[2] == q)))
+            return s + (triple ? 3 : 1);
+        if (*s == '\n' && !triple)
+            return s;
+        s++;
+    }
+    return end;
+}
+
+/* Calls FN for each plain identifier in the LEN bytes at S (not an attribute, not in a
+ * string or comment, but inside an f-string's braces); stops when FN returns false.
+ * Returns false when it stopped. */
+static bool scan_names(flow *f, const nb_code_cell *cc, const char *s, const char *end,
+                       bool (*fn)(flow *, const nb_code_cell *, nb_name, void *), void *arg)
+{
+    char prev = '\0';
+    while (s < end) {
+        if (*s == '#') {
+            while (s < end && *s != '\n')
+                s++;
+        } else if (*s == '"' || *s == '\'') {
+            s = skip_string(s, end);
+            prev = '"';
+        } else if (is_ident_byte((unsigned char)*s, true)) {
+            const char *start = s;
+            while (s < end && is_ident_byte((unsigned char)*s, false))
+                s++;
+            size_t len = (size_t)(s - start);
+            if (s < end && (*s == '"' || *s == '\'') && len <= 2) { /* a string prefix */
+                const char *after = skip_string(s, end);
+                if (memchr(start, 'f', len) || memchr(start, 'F', len)) {
+                    /* the expressions in braces are code; {{ is a brace */
+                    for (const char *p = s + 1; p < after; p++) {
+                        if (*p != '{' || (p + 1 < after && p[1] == '{')) {
+                            p += *p == '{';
+                            continue;
+                        }
+                        const char *close = memchr(p, '}', (size_t)(after - p));
+                        if (!close)
+                            break;
+                        if (!scan_names(f, cc, p + 1, close, fn, arg))
+                            return false;
+                        p = close;
+                    }
+                }
+                s = after;
+                prev = '"';
+                continue;
+            }
+            nb_name name = nb_names_find(f->an->names, start, len);
+            if (prev != '.' && name != NB_NO_NAME && !fn(f, cc, name, arg))
+                return false;
+            prev = 'a';
+        } else {
+            if (*s != ' ' && *s != '\t')
+                prev = *s;
+            s++;
+        }
+    }
+    return true;
+}
+
+/* The names statement STMT of CC reads, as scan_names finds them. */
+static void statement_names(flow *f, const nb_code_cell *cc, size_t stmt,
+                            bool (*fn)(flow *, const nb_code_cell *, nb_name, void *), void *arg)
+{
+    const nb_stmt *st = &cc->facts.stmts[stmt];
+    scan_names(f, cc, cc->python + st->start, cc->python + st->end, fn, arg);
+}
+
+typedef struct replay {
+    long step;
+    size_t cell;
+    nb_name blocker; /* a value the cell itself computes that the statement reads */
+} replay;
+
+/* Code the statement's own cell binds (the import of `import numpy as np;
+ * np.random.seed(0)`) goes with it; a value the cell computes cannot. */
+static bool carry_own_code(flow *f, const nb_code_cell *cc, nb_name name, void *arg)
+{
+    replay *r = arg;
+    const nb_def *def = nb_code_cell_def(cc, name);
+    if (!def)
+        return true;
+    if (def->kind == NB_BIND_DATA) {
+        r->blocker = name;
+        return false;
+    }
+    if (r->step >= 0) {
+        step_state *st = &f->steps[r->step];
+        add_code(&st->code, &st->ncode, &st->code_cap, r->cell, (long)def->stmt);
+    }
+    return true;
+}
+
+/* The uses of cell CELL that statement STMT makes, as uses of STEP. */
+static void use_statement(flow *f, long step, size_t cell, size_t stmt)
+{
+    const nb_code_cell *cc = &f->an->cells[cell];
+    const nb_stmt *st = &cc->facts.stmts[stmt];
+    for (size_t u = 0; u < cc->facts.nuses; u++) {
+        int line = cc->facts.uses[u].line;
+        if (line >= st->first_line && line <= st->last_line && !cc->facts.uses[u].deferred)
+            use_name(f, step, cell, cc->facts.uses[u].name, &cc->providers[u]);
+    }
+}
+
+/* Statements that set interpreter state (pd.set_option, np.random.seed, sys.path.append,
+ * os.environ[k] = v...) run again at the start of every later step, in notebook order,
+ * with what they read. A later step that draws from a seeded generator then loads the
+ * random state after them, which wins over a replayed seed. */
+static void replay_state(flow *f)
+{
+    const nb_analysis *an = f->an;
+    for (size_t i = 0; i < an->ncells; i++) {
+        const nb_code_cell *cc = &an->cells[i];
+        long own = f->seg->step_of[i];
+        if (f->seg->roles[i] != NB_ROLE_STEP || own < 0)
+            continue;
+        for (size_t k = 0; k < cc->nstate; k++) {
+            size_t stmt = cc->state[k].stmt;
+            replay check = { -1, i, NB_NO_NAME };
+            statement_names(f, cc, stmt, carry_own_code, &check);
+            if (check.blocker) {
+                nb_diag *d = nb_diag_add(f->diags, NB_WARNING, "state-not-replayed",
+                                         (nb_loc){ an->nb->path, cc->cell->number,
+                                                   cc->state[k].line, cc->state[k].col },
+                                         "%s sets interpreter state from '%s', which this cell "
+                                         "computes: later steps do not replay it; set it in a "
+                                         "cell of its own", cc->state[k].what,
+                                         name_str(f, check.blocker));
+                nb_diag_set_source(d, cc->cell->source, cc->cell->source_len);
+                continue;
+            }
+            for (size_t t = 0; t < f->seg->nsteps; t++) {
+                if ((long)t == own || f->seg->steps[t].cells[0] <= i)
+                    continue;
+                replay carry = { (long)t, i, NB_NO_NAME };
+                statement_names(f, cc, stmt, carry_own_code, &carry);
+                add_code(&f->steps[t].code, &f->steps[t].ncode, &f->steps[t].code_cap, i, (long)stmt);
+                use_statement(f, (long)t, i, stmt);
+            }
+        }
+    }
+}
+
+/* ---- Files ------------------------------------------------------------------------ */
+
+static void add_upstream(step_state *st, size_t from);
+
+static void file_edge(void *arg, size_t before, size_t after)
+{
+    flow *f = arg;
+    add_upstream(&f->steps[after], before);
+}
+
 static void collect_metrics(flow *f)
 {
     for (size_t i = 0; i < f->an->ncells; i++) {
@@ -367,6 +661,111 @@ static void add_upstream(step_state *st, size_t from)
     st->upstream[st->nupstream++] = from;
 }
 
+/* ---- Artifacts ---------------------------------------------------------------------- */
+
+/* The artifact holding IN's value: one per producing cell and alias group, so that
+ * names sharing objects there cross in one pickle and stay shared; a name in no group
+ * has one of its own. */
+static size_t artifact_of(flow *f, const input_ref *in)
+{
+    for (size_t i = 0; i < f->nartifacts; i++) {
+        const artifact *a = &f->artifacts[i];
+        if (a->from == in->from && a->provider == in->provider &&
+            (in->group ? a->group == in->group : a->group == 0 && a->first == in->name))
+            return i;
+    }
+    f->artifacts = nb_xgrow(f->artifacts, &f->artifacts_cap, f->nartifacts + 1, sizeof *f->artifacts);
+    artifact *a = &f->artifacts[f->nartifacts];
+    memset(a, 0, sizeof *a);
+    a->from = in->from;
+    a->provider = in->provider;
+    a->group = in->group;
+    a->first = in->name;
+    return f->nartifacts++;
+}
+
+static int compare_name_text(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Takes NAME (released) for A, with "_2", "_3" when the producing step has an output of
+ * that name already. */
+static void unique_artifact_name(flow *f, artifact *a, nb_buf *name)
+{
+    size_t base = name->len;
+    for (int n = 2;; n++) {
+        bool taken = false;
+        for (size_t i = 0; i < f->nartifacts && !taken; i++)
+            taken = &f->artifacts[i] != a && f->artifacts[i].from == a->from &&
+                    f->artifacts[i].name && strcmp(f->artifacts[i].name, name->data) == 0;
+        if (!taken)
+            break;
+        name->len = base;
+        nb_buf_printf(name, "_%d", n);
+    }
+    a->name = nb_xstrdup(name->data);
+    nb_buf_release(name);
+}
+
+/* A group's file name: its members joined with "__" ("combine__test_df__train_df"),
+ * shortened to the first two and a count when long; "_2", "_3" when the producing step
+ * already has an output of that name. */
+static void name_artifact(flow *f, artifact *a)
+{
+    nb_buf name = NB_BUF_INIT;
+    if (a->nmembers == 1) {
+        nb_buf_puts(&name, name_str(f, a->members[0]));
+        unique_artifact_name(f, a, &name);
+        return;
+    }
+    const char **texts = nb_xcalloc(a->nmembers, sizeof *texts);
+    for (size_t i = 0; i < a->nmembers; i++)
+        texts[i] = name_str(f, a->members[i]);
+    qsort(texts, a->nmembers, sizeof *texts, compare_name_text);
+    for (size_t i = 0; i < a->nmembers; i++)
+        nb_buf_printf(&name, "%s%s", i ? "__" : "", texts[i]);
+    if (name.len > 60) {
+        nb_buf_reset(&name);
+        nb_buf_printf(&name, "%s__%s__and_%zu_more", texts[0], texts[1], a->nmembers - 2);
+    }
+    free(texts);
+    unique_artifact_name(f, a, &name);
+}
+
+/* Every step's inputs find their artifacts; the artifacts get their members (every name
+ * any step takes from them) and names; each producer outputs its artifacts. */
+static void pack_artifacts(flow *f)
+{
+    for (size_t s = 0; s < f->seg->nsteps; s++) {
+        step_state *st = &f->steps[s];
+        for (size_t i = 0; i < st->ninputs; i++) {
+            size_t k = artifact_of(f, &st->inputs[i]);
+            st->inputs[i].artifact = k;
+            artifact *a = &f->artifacts[k];
+            bool known = false;
+            for (size_t m = 0; m < a->nmembers && !known; m++)
+                known = a->members[m] == st->inputs[i].name;
+            if (!known) {
+                a->members = nb_xgrow(a->members, &a->members_cap, a->nmembers + 1,
+                                      sizeof *a->members);
+                a->members[a->nmembers++] = st->inputs[i].name;
+            }
+        }
+    }
+    /* singletons first, so that a variable keeps its own name for its file */
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t k = 0; k < f->nartifacts; k++)
+            if ((f->artifacts[k].nmembers == 1) == (pass == 0))
+                name_artifact(f, &f->artifacts[k]);
+    for (size_t k = 0; k < f->nartifacts; k++) {
+        step_state *producer = &f->steps[f->artifacts[k].from];
+        producer->outputs = nb_xgrow(producer->outputs, &producer->outputs_cap,
+                                     producer->noutputs + 1, sizeof *producer->outputs);
+        producer->outputs[producer->noutputs++] = k;
+    }
+}
+
 /* Sorts each step's inputs; one name from two steps is an error. Outputs and upstream
  * follow from the inputs. */
 static void settle_steps(flow *f)
@@ -392,15 +791,12 @@ static void settle_steps(flow *f)
             st->inputs[out++] = st->inputs[i];
         }
         st->ninputs = out;
-        for (size_t i = 0; i < st->ninputs; i++) {
-            step_state *producer = &f->steps[st->inputs[i].from];
-            add_name(&producer->outputs, &producer->noutputs, &producer->outputs_cap,
-                     st->inputs[i].name);
+        for (size_t i = 0; i < st->ninputs; i++)
             add_upstream(st, st->inputs[i].from);
-        }
         for (size_t i = 0; i < f->seg->steps[s].nprev; i++)
             add_upstream(st, f->seg->steps[s].prev[i]);
     }
+    pack_artifacts(f);
     for (size_t s = 0; s < f->seg->nsteps; s++) {
         step_state *st = &f->steps[s];
         st->nupstream = sort_unique(st->upstream, st->nupstream);
@@ -672,6 +1068,88 @@ static nb_kv *copy_kvs(nb_pool *pool, const nb_kv *items, size_t n)
 }
 
 
+static int compare_input(const void *a, const void *b)
+{
+    return strcmp(((const nb_input *)a)->name, ((const nb_input *)b)->name);
+}
+
+static int compare_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* One input per artifact the step loads, with the variables it takes from it and the
+ * cells that read them. */
+static void build_inputs(flow *f, nb_pool *pool, const step_state *st, nb_step *out,
+                         const size_t *position)
+{
+    nb_input *inputs = nb_pool_alloc(pool, (st->ninputs + 1) * sizeof *inputs);
+    size_t n = 0;
+    nb_name *binds = nb_xcalloc(st->ninputs + 1, sizeof *binds);
+    int *cells = nb_xcalloc(st->ninputs + 1, sizeof *cells);
+    for (size_t i = 0; i < st->ninputs; i++) {
+        size_t k = st->inputs[i].artifact;
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = st->inputs[j].artifact == k;
+        if (seen)
+            continue;
+        size_t nbinds = 0, ncells = 0;
+        for (size_t j = i; j < st->ninputs; j++) {
+            if (st->inputs[j].artifact != k)
+                continue;
+            binds[nbinds++] = st->inputs[j].name;
+            int cell = f->an->cells[st->inputs[j].cell].cell->number;
+            bool known = false;
+            for (size_t c = 0; c < ncells && !known; c++)
+                known = cells[c] == cell;
+            if (!known)
+                cells[ncells++] = cell;
+        }
+        qsort(cells, ncells, sizeof *cells, compare_int);
+        const artifact *a = &f->artifacts[k];
+        inputs[n++] = (nb_input){ nb_pool_strdup(pool, a->name), position[a->from],
+                                  pool_names(f, pool, binds, nbinds, &(size_t){ 0 }), nbinds,
+                                  nb_pool_memdup(pool, cells, ncells, sizeof *cells), ncells };
+    }
+    free(binds);
+    free(cells);
+    qsort(inputs, n, sizeof *inputs, compare_input);
+    out->inputs = inputs;
+    out->ninputs = n;
+}
+
+static int compare_group(const void *a, const void *b)
+{
+    return strcmp(((const nb_group *)a)->name, ((const nb_group *)b)->name);
+}
+
+/* The step's artifacts: their names, and the members of those that are groups. */
+static void build_outputs(flow *f, nb_pool *pool, const step_state *st, nb_step *out)
+{
+    const char **names = nb_pool_alloc(pool, (st->noutputs + 1) * sizeof *names);
+    nb_group *groups = nb_pool_alloc(pool, (st->noutputs + 1) * sizeof *groups);
+    size_t ngroups = 0;
+    for (size_t i = 0; i < st->noutputs; i++) {
+        const artifact *a = &f->artifacts[st->outputs[i]];
+        names[i] = nb_pool_strdup(pool, a->name);
+        if (a->nmembers > 1) {
+            size_t n;
+            groups[ngroups++] = (nb_group){ names[i], pool_names(f, pool, a->members, a->nmembers, &n),
+                                            a->nmembers };
+        }
+    }
+    if (st->noutputs > 1)
+        qsort(names, st->noutputs, sizeof *names, compare_strings);
+    if (ngroups > 1)
+        qsort(groups, ngroups, sizeof *groups, compare_group);
+    out->outputs = names;
+    out->noutputs = st->noutputs;
+    out->groups = groups;
+    out->ngroups = ngroups;
+}
+
 static void build_step(flow *f, nb_pipeline *p, size_t s, nb_step *out, const size_t *position)
 {
     nb_pool *pool = &p->pool;
@@ -704,13 +1182,8 @@ static void build_step(flow *f, nb_pipeline *p, size_t s, nb_step *out, const si
     out->future = split_lines(pool, &future, &out->nfuture);
     nb_buf_release(&future);
 
-    nb_input *inputs = nb_pool_alloc(pool, (st->ninputs + 1) * sizeof *inputs);
-    for (size_t i = 0; i < st->ninputs; i++)
-        inputs[i] = (nb_input){ nb_pool_strdup(pool, name_str(f, st->inputs[i].name)),
-                                position[st->inputs[i].from] };
-    out->inputs = inputs;
-    out->ninputs = st->ninputs;
-    out->outputs = pool_names(f, pool, st->outputs, st->noutputs, &out->noutputs);
+    build_inputs(f, pool, st, out, position);
+    build_outputs(f, pool, st, out);
     out->metrics = pool_names(f, pool, st->metrics, st->nmetrics, &out->nmetrics);
 
     size_t *upstream = nb_pool_alloc(pool, (st->nupstream + 1) * sizeof *upstream);
@@ -779,6 +1252,11 @@ static nb_pipeline *build_ir(flow *f, const size_t *order, const nb_dataflow_opt
 
 static void release_flow(flow *f)
 {
+    for (size_t i = 0; i < f->nartifacts; i++) {
+        free(f->artifacts[i].members);
+        free(f->artifacts[i].name);
+    }
+    free(f->artifacts);
     for (size_t s = 0; f->steps && s < f->seg->nsteps; s++) {
         step_state *st = &f->steps[s];
         free(st->code);
@@ -791,6 +1269,8 @@ static void release_flow(flow *f)
     free(f->steps);
     free(f->params);
     free(f->param_of);
+    free(f->warned_generator);
+    free(f->lambda_reads_for);
     free(f->prelude);
     free(f->prelude_params);
 }
@@ -800,9 +1280,11 @@ nb_pipeline *nb_dataflow_build(const nb_analysis *an, const nb_segmentation *seg
 {
     flow f = { .an = an, .seg = seg, .diags = diags };
     f.param_of = nb_xcalloc(nb_names_count(an->names) + 1, sizeof *f.param_of);
+    f.warned_generator = nb_xcalloc(nb_names_count(an->names) + 1, sizeof *f.warned_generator);
+    f.lambda_reads_for = nb_xcalloc(an->ncells + 1, sizeof *f.lambda_reads_for);
     collect_params(&f);
-    collect_prelude(&f);
     f.prelude_params = nb_xcalloc(f.nparams + 1, sizeof *f.prelude_params);
+    collect_prelude(&f);
     f.steps = nb_xcalloc(seg->nsteps + 1, sizeof *f.steps);
     for (size_t s = 0; s < seg->nsteps; s++)
         f.steps[s].params = nb_xcalloc(f.nparams + 1, sizeof *f.steps[s].params);
@@ -815,8 +1297,10 @@ nb_pipeline *nb_dataflow_build(const nb_analysis *an, const nb_segmentation *seg
             use_cell(&f, seg->step_of[i], i);
     }
     collect_metrics(&f);
+    replay_state(&f);
     /* inputs are known per step (unsorted): steps that load data need the classes */
     carry_classes(&f);
+    nb_fileio_order(an, seg, file_edge, &f, diags);
     settle_steps(&f);
     warn(&f);
 

@@ -557,6 +557,7 @@ static void cell_call(cell_run *r, const nb_call *call)
         warn(r->diags, c->b, "state-not-replayed", call->line, call->col, &message);
     }
     if (s.dynamic) {
+        r->out->dynamic = true;
         nb_buf_reset(&message);
         if (def)
             nb_buf_printf(&message, "'%s' runs code nb2pipe cannot see (%s)",
@@ -632,6 +633,7 @@ static void cell_magics(cell_run *r)
     for (size_t i = 0; i < r->cc->nmagics; i++) {
         const nb_magic *m = &r->cc->magics[i];
         if (strcmp(m->name, "%store") == 0) {
+            r->out->dynamic = true;
             nb_buf message = NB_BUF_INIT;
             nb_buf_puts(&message, "%store may restore names from another session, which "
                                   "nb2pipe cannot see; define them in the notebook");

@@ -29,6 +29,7 @@ typedef struct nb_cell_effects {
     size_t nrebinds, rebinds_cap;
     bool seeds, draws;
     int random_line, random_col; /* the first seed or draw */
+    bool dynamic; /* runs code nb2pipe cannot see (exec, globals()[...]) */
 } nb_cell_effects;
 
 /* The effects of cell B->cell, with B's bindings as they are just before it. State

@@ -35,7 +35,21 @@ static json_t *step_json(const nb_pipeline *p, const nb_step *s)
     for (size_t i = 0; i < s->ninputs; i++)
         json_object_set_new(inputs, s->inputs[i].name, json_string(p->steps[s->inputs[i].from].name));
     json_object_set_new(o, "inputs", inputs);
+    /* inputs that are files of several variables (or of one not named after it): the
+     * variables the step takes from each */
+    json_t *takes = json_object();
+    for (size_t i = 0; i < s->ninputs; i++) {
+        const nb_input *in = &s->inputs[i];
+        if (in->nbinds != 1 || strcmp(in->binds[0], in->name) != 0)
+            json_object_set_new(takes, in->name, string_list(in->binds, in->nbinds));
+    }
+    json_object_set_new(o, "takes", takes);
     json_object_set_new(o, "outputs", string_list(s->outputs, s->noutputs));
+    json_t *groups = json_object();
+    for (size_t i = 0; i < s->ngroups; i++)
+        json_object_set_new(groups, s->groups[i].name,
+                            string_list(s->groups[i].members, s->groups[i].nmembers));
+    json_object_set_new(o, "groups", groups);
     json_object_set_new(o, "metrics", string_list(s->metrics, s->nmetrics));
     json_t *params = json_array();
     for (size_t i = 0; i < s->nparams; i++)

@@ -56,6 +56,54 @@ static void parameters_cell(nb_buf *b, const nb_pipeline *p, const nb_step *s)
     }
 }
 
+static void py_list(nb_buf *b, const char *const *items, size_t n)
+{
+    nb_buf_puts(b, "[");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            nb_buf_puts(b, ", ");
+        py_string(b, items[i]);
+    }
+    nb_buf_puts(b, "]");
+}
+
+/* Whether input IN is a file of several variables (or one not named after it). */
+static bool input_is_group(const nb_input *in)
+{
+    return in->nbinds != 1 || strcmp(in->binds[0], in->name) != 0;
+}
+
+static const nb_group *output_group(const nb_step *s, const char *name)
+{
+    for (size_t i = 0; i < s->ngroups; i++)
+        if (strcmp(s->groups[i].name, name) == 0)
+            return &s->groups[i];
+    return NULL;
+}
+
+/* {file: [variables]} for the files of several variables: what the step takes from
+ * each group it loads, and what each group it saves holds. */
+static void groups_dict(nb_buf *b, const nb_step *s)
+{
+    bool first = true;
+    for (size_t i = 0; i < s->ninputs; i++) {
+        if (!input_is_group(&s->inputs[i]) || output_group(s, s->inputs[i].name))
+            continue;
+        nb_buf_puts(b, first ? "" : ", ");
+        first = false;
+        py_string(b, s->inputs[i].name);
+        nb_buf_puts(b, ": ");
+        py_list(b, s->inputs[i].binds, s->inputs[i].nbinds);
+    }
+    for (size_t i = 0; i < s->ngroups; i++) {
+        nb_buf_puts(b, first ? "" : ", ");
+        first = false;
+        py_string(b, s->groups[i].name);
+        nb_buf_puts(b, ": ");
+        py_list(b, s->groups[i].members, s->groups[i].nmembers);
+    }
+}
+
 /* The runtime, and the parameters' values (--param and the environment override). */
 static void setup_cell(nb_buf *b, const nb_pipeline *p, const nb_step *s, const nb_emit_opts *opts)
 {
@@ -74,19 +122,22 @@ static void setup_cell(nb_buf *b, const nb_pipeline *p, const nb_step *s, const 
         nb_buf_puts(b, ": ");
         py_string(b, p->steps[s->inputs[i].from].name);
     }
-    nb_buf_puts(b, "}, outputs=[");
-    for (size_t i = 0; i < s->noutputs; i++) {
-        if (i)
-            nb_buf_puts(b, ", ");
-        py_string(b, s->outputs[i]);
+    nb_buf_puts(b, "}, groups={");
+    groups_dict(b, s);
+    nb_buf_puts(b, "}, outputs=");
+    py_list(b, s->outputs, s->noutputs);
+    nb_buf_puts(b, ", metrics=");
+    py_list(b, s->metrics, s->nmetrics);
+    nb_buf_puts(b, ", uses={");
+    for (size_t i = 0; i < s->ninputs; i++) {
+        nb_buf_puts(b, i ? ", " : "");
+        py_string(b, s->inputs[i].name);
+        nb_buf_puts(b, ": [");
+        for (size_t c = 0; c < s->inputs[i].ncells; c++)
+            nb_buf_printf(b, "%s%d", c ? ", " : "", s->inputs[i].cells[c]);
+        nb_buf_puts(b, "]");
     }
-    nb_buf_puts(b, "], metrics=[");
-    for (size_t i = 0; i < s->nmetrics; i++) {
-        if (i)
-            nb_buf_puts(b, ", ");
-        py_string(b, s->metrics[i]);
-    }
-    nb_buf_puts(b, "], workdir=");
+    nb_buf_puts(b, "}, workdir=");
     py_string(b, opts && opts->workdir ? opts->workdir : ".");
     nb_buf_puts(b, ", script=globals().get(\"__file__\"))\n");
     for (size_t i = 0; i < s->nparams; i++) {
@@ -95,14 +146,24 @@ static void setup_cell(nb_buf *b, const nb_pipeline *p, const nb_step *s, const 
     }
 }
 
-/* The inputs, after the carried code: unpickling an instance needs its class. */
-static void load_cell(nb_buf *b, const nb_step *s)
+/* The inputs, after the carried code: unpickling an instance needs its class, and the
+ * random state handed over overrides a replayed seed. A comment names the variables. */
+static void load_cell(nb_buf *b, const nb_pipeline *p, const nb_step *s)
 {
     if (s->ninputs == 0)
         return;
     cell_marker(b, "tags=[\"nb2pipe-load\"]");
-    for (size_t i = 0; i < s->ninputs; i++)
-        nb_buf_printf(b, "%s = _step.load(\"%s\")\n", s->inputs[i].name, s->inputs[i].name);
+    for (size_t i = 0; i < s->ninputs; i++) {
+        const nb_input *in = &s->inputs[i];
+        nb_buf_puts(b, "# ");
+        for (size_t v = 0; v < in->nbinds; v++)
+            nb_buf_printf(b, "%s%s", v ? ", " : "", in->binds[v]);
+        nb_buf_printf(b, " from step %s", p->steps[in->from].name);
+        if (input_is_group(in))
+            nb_buf_printf(b, " (file %s)", in->name);
+        nb_buf_putc(b, '\n');
+    }
+    nb_buf_puts(b, "_step.load(globals())\n");
 }
 
 /* Code from other cells: consecutive pieces of one cell share one marker. */
@@ -137,8 +198,12 @@ static void own_cells(nb_buf *b, const nb_step *s)
 static void save_cell(nb_buf *b, const nb_step *s)
 {
     cell_marker(b, "tags=[\"nb2pipe-save\"]");
-    for (size_t i = 0; i < s->noutputs; i++)
-        nb_buf_printf(b, "_step.save(\"%s\", %s)\n", s->outputs[i], s->outputs[i]);
+    if (s->noutputs) {
+        nb_buf_puts(b, "# ");
+        for (size_t i = 0; i < s->noutputs; i++)
+            nb_buf_printf(b, "%s%s", i ? ", " : "", s->outputs[i]);
+        nb_buf_puts(b, "\n_step.save(globals())\n");
+    }
     nb_buf_puts(b, "_step.done(globals())\n");
 }
 
@@ -155,7 +220,7 @@ static void step_script(const nb_pipeline *p, const nb_step *s, const nb_emit_op
     parameters_cell(b, p, s);
     setup_cell(b, p, s, opts);
     carried_cells(b, s);
-    load_cell(b, s);
+    load_cell(b, p, s);
     own_cells(b, s);
     save_cell(b, s);
 }

@@ -2,6 +2,8 @@
 
 #include "nb2pipe/pyknown.h"
 
+#include <stdlib.h>
+
 #include <string.h>
 
 /* The value of the argument at POSITION or KEYWORD, when it is a string literal; *GIVEN
@@ -131,4 +133,68 @@ bool nb_fileio_overlap(const nb_file_access *a, const nb_file_access *b)
     if (!a->path || !b->path)
         return true;
     return inside(a->path, b->path) || inside(b->path, a->path);
+}
+
+/* Whether the accesses of cells A and B conflict, and the access that makes it so when
+ * a path is unknown (*UNKNOWN, else NULL). */
+static bool cells_conflict(const nb_code_cell *a, const nb_code_cell *b,
+                           const nb_file_access **unknown)
+{
+    *unknown = NULL;
+    for (size_t i = 0; i < a->nfiles; i++)
+        for (size_t j = 0; j < b->nfiles; j++) {
+            const nb_file_access *x = &a->files[i], *y = &b->files[j];
+            if (!(x->write || y->write) || !nb_fileio_overlap(x, y))
+                continue;
+            if (x->path && y->path)
+                return true;
+            *unknown = x->path ? y : x;
+        }
+    return *unknown != NULL;
+}
+
+static void warn_unknown(const nb_analysis *an, const nb_code_cell *cc, const nb_file_access *a,
+                         const char *before, const char *after, nb_diags *diags)
+{
+    nb_loc loc = { an->nb->path, cc->cell->number, a->line, a->col };
+    nb_diag *d = nb_diag_add(diags, NB_WARNING, "file-order", loc,
+                             "the path %s %s is not a literal, so nb2pipe cannot tell which file "
+                             "it is: step '%s' runs after step '%s' in case they touch the same one",
+                             a->write ? "written by" : "read by", a->what, after, before);
+    nb_diag_set_source(d, cc->cell->source, cc->cell->source_len);
+}
+
+void nb_fileio_order(const nb_analysis *an, const nb_segmentation *seg,
+                     void (*add_edge)(void *arg, size_t before, size_t after), void *arg,
+                     nb_diags *diags)
+{
+    uint8_t *warned = nb_xcalloc(an->ncells + 1, 1);
+    for (size_t j = 0; j < an->ncells; j++) {
+        long sj = seg->step_of[j];
+        if (sj < 0 || seg->roles[j] != NB_ROLE_STEP || !an->cells[j].nfiles)
+            continue;
+        for (size_t i = 0; i < j; i++) {
+            long si = seg->step_of[i];
+            if (si < 0 || si == sj || seg->roles[i] != NB_ROLE_STEP || !an->cells[i].nfiles)
+                continue;
+            /* steps in the notebook's order only: interleaved cells would make a cycle */
+            if (seg->steps[si].cells[0] >= seg->steps[sj].cells[0])
+                continue;
+            const nb_file_access *unknown;
+            if (!cells_conflict(&an->cells[i], &an->cells[j], &unknown))
+                continue;
+            add_edge(arg, (size_t)si, (size_t)sj);
+            if (unknown) {
+                size_t at = unknown >= an->cells[j].files &&
+                                    unknown < an->cells[j].files + an->cells[j].nfiles
+                                ? j : i;
+                if (!warned[at]) {
+                    warned[at] = 1;
+                    warn_unknown(an, &an->cells[at], unknown, seg->steps[si].name,
+                                 seg->steps[sj].name, diags);
+                }
+            }
+        }
+    }
+    free(warned);
 }

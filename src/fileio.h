@@ -8,6 +8,8 @@
 
 #include "resolve.h"
 
+#include "nb2pipe/segment.h"
+
 /* The file access CALL makes, if any: CANONICAL is the callee's canonical path when it
  * is a library function ("pandas.read_csv", "open"), NULL for a method on data. The
  * path is copied into POOL. */
@@ -17,5 +19,14 @@ bool nb_fileio_of_call(const nb_call *call, const char *canonical, const nb_name
 /* Whether accesses A and B may touch the same file: one path is the other or inside it
  * ("out" and "out/a.csv"), or either path is unknown. */
 bool nb_fileio_overlap(const nb_file_access *a, const nb_file_access *b);
+
+/* The order files impose on steps: for cells I < J of steps SI != SJ whose accesses may
+ * touch the same file, one of them a write (a write then a read, a read then a write,
+ * two writes), SJ must run after SI: ADD_EDGE(ARG, SI, SJ). Unknown paths touch every
+ * file; a warning at such an access says that the steps touching files keep the
+ * notebook's order because of it. */
+void nb_fileio_order(const nb_analysis *an, const nb_segmentation *seg,
+                     void (*add_edge)(void *arg, size_t before, size_t after), void *arg,
+                     nb_diags *diags);
 
 #endif

@@ -101,6 +101,7 @@ enum kind {
     K_PAIR,
     K_DICTIONARY_SPLAT,
     K_AWAIT,
+    K_YIELD,
 };
 
 static const struct {
@@ -201,6 +202,7 @@ static const struct {
     { "pair", K_PAIR },
     { "dictionary_splat", K_DICTIONARY_SPLAT },
     { "await", K_AWAIT },
+    { "yield", K_YIELD },
 };
 
 /* Names Python and IPython provide in every notebook namespace. */
@@ -757,6 +759,7 @@ static void module_bind(walker *w, nb_name name, TSNode at, nb_binding_kind kind
     }
     e->def.kind = kind;
     e->def.stmt = w->stmt;
+    e->def.generator = false;
     if (kind != NB_BIND_DATA && w->stmt_kind == NB_BIND_DATA)
         w->stmt_kind = kind;
     w->stmt_defs = nb_xgrow(w->stmt_defs, &w->stmt_defs_cap, w->nstmt_defs + 1,
@@ -927,7 +930,8 @@ static void name_shares(walker *w, scope *sc, nb_name name, shareset *out)
                 shares_merge(out, known);
             return;
         case SCOPE_MODULE:
-            if (known)
+            /* a function body reads the global when it runs, not what this cell bound */
+            if (known && !owner)
                 shares_merge(out, known);
             else if (!nb_pyscan_is_builtin(w->scan, name))
                 shares_add(out, (nb_root)name, NB_NO_NAME);
@@ -1685,6 +1689,13 @@ static void walk_expr(walker *w, TSNode node, scope *sc)
     case K_COMPREHENSION:
         walk_comprehension(w, node, sc);
         break;
+    case K_YIELD:
+        /* a top-level function whose own body yields makes generators */
+        if (w->definition >= 0 && frame_owner(sc) && frame_owner(sc)->parent &&
+            frame_owner(sc)->parent->kind == SCOPE_MODULE)
+            w->definitions[w->definition].def.generator = true;
+        walk_named_children(w, node, sc);
+        break;
     case K_NAMED_EXPRESSION: {
         TSNode value = field(w, node, f->value);
         TSNode name = field(w, node, f->name);
@@ -2150,6 +2161,9 @@ static void bind_assigned(walker *w, TSNode target, TSNode value, scope *sc,
     expr_shares(w, value, sc, &shares);
     bind_target(w, target, sc, kind_of_value, &shares);
     shares_release(&shares);
+    if (sc->kind == SCOPE_MODULE && kind(w, target) == K_IDENTIFIER && !ts_node_is_null(value) &&
+        kind(w, value) == K_COMPREHENSION && w->text[ts_node_start_byte(value)] == '(')
+        w->defs[w->scan->defined.value[name_of(w, target)]].def.generator = true;
 }
 
 static void walk_assignment(walker *w, TSNode node, scope *sc)

@@ -16,9 +16,12 @@ own under fixtures/realrun/NAME/NAME.ipynb):
 3. Pipelines: the notebook is converted with `--split auto` ("auto") and with every code
    cell tagged `block:cN` ("cells"), and run with `nb2pipe run`. The oracle cell is the
    last step (or part of it), so the fingerprints it writes are the pipeline's values.
-4. Every deterministic value must be equal. A difference is accepted only where nb2pipe
-   warned at a cell that binds, changes or names the variable (the warning is printed
-   with it); anything else, a refused conversion or a failed run fails the test.
+4. Every deterministic value must be equal. A difference is accepted only when it traces
+   back to a cell where nb2pipe warned that values may differ (VALUE_WARNINGS): the
+   variable is written by that cell, or by a later cell that reads a variable so traced
+   (the warning is printed with it). A failed run is accepted the same way when one of
+   the failing step's cells was warned about or reads such a variable. Anything else, a
+   refused conversion or a failed run fails the test.
 
 usage: realrun.py NB2PIPE [--shared DIR] [--fixtures DIR] [--jobs N] [--only SUBSTRING]
                           [--modes auto,cells] [--keep DIR]
@@ -46,9 +49,11 @@ ROOT = os.path.dirname(HERE)
 FINGERPRINT_ENV = "NB2PIPE_FINGERPRINT"
 ROLE_TAGS = {"skip", "imports", "functions", "pipeline-parameters", "parameters",
              "pipeline-metrics"}
-# Warnings that say nothing about values: they never excuse a difference.
-NEUTRAL_WARNINGS = {"no-effect", "unused-step", "single-step", "unknown-tag", "empty-block",
-                    "newer-nbformat"}
+# The warnings that say a step's values may differ from the notebook's (code nb2pipe
+# cannot see, state it does not replay, values it cannot carry); only these excuse a
+# difference. The others (an unused step, a star import, the order of file access) do not.
+VALUE_WARNINGS = {"dynamic-code", "state-not-replayed", "unpicklable", "global-in-function",
+                  "stateful-function", "unsupported-magic"}
 
 # The oracle: a helper and one try/except per name, so that a name the notebook ends
 # without is recorded as absent rather than failing. Everything it binds starts with
@@ -212,10 +217,50 @@ def notebook_names(cells):
     return [n for n in visitor.bound if not n.startswith("_") and n not in visitor.deleted]
 
 
-def cells_naming(cells, name):
-    """Cell numbers (1-based over all cells) whose code contains NAME as a word."""
-    pattern = re.compile(r"(?<![\w.])" + re.escape(name) + r"(?!\w)")
-    return {i + 1 for i, c in enumerate(cells) if c.cell_type == "code" and pattern.search(c.source)}
+def written_and_read(source):
+    """The names a cell binds or changes (assignment targets, roots of attribute and item
+    targets, receivers of method calls) and the names it reads."""
+    try:
+        tree = ast.parse(python_of(source))
+    except SyntaxError:
+        return set(), set()
+    written, read = set(), set()
+
+    def root(node):
+        while isinstance(node, (ast.Attribute, ast.Subscript)):
+            node = node.value
+        return node.id if isinstance(node, ast.Name) else None
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (written if isinstance(node.ctx, (ast.Store, ast.Del)) else read).add(node.id)
+        elif isinstance(node, (ast.Attribute, ast.Subscript)) and isinstance(node.ctx, ast.Store):
+            written.add(root(node))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            written.add(root(node.func.value))
+        elif isinstance(node, ast.Global):
+            written.update(node.names)
+    written.discard(None)
+    return written, read
+
+
+def taint(cells, warnings):
+    """Names whose values may differ because of something nb2pipe warned about: what a
+    warned cell writes, and what any later cell writes from a tainted name. Returns
+    {name: the warning it traces back to}."""
+    warned = {}
+    for cell, line, message, code in warnings:
+        warned.setdefault(cell, f"cell {cell}:{line}: {message} [{code}]")
+    tainted = {}
+    for number, cell in enumerate(cells, 1):
+        if cell.cell_type != "code":
+            continue
+        written, read = written_and_read(cell.source)
+        cause = warned.get(number) or next((tainted[n] for n in sorted(read) if n in tainted), None)
+        if cause:
+            for name in written:
+                tainted.setdefault(name, cause)
+    return tainted
 
 
 # ---- Running -----------------------------------------------------------------------------
@@ -258,7 +303,7 @@ def parse_warnings(stderr):
     found = []
     for line in stderr.splitlines():
         m = WARNING.match(line)
-        if m and m.group(5) not in NEUTRAL_WARNINGS:
+        if m and m.group(5) in VALUE_WARNINGS:
             found.append((int(m.group(1)), int(m.group(2)), m.group(4), m.group(5)))
     return found
 
@@ -325,18 +370,22 @@ def run_pipeline(binary, case, nb, work, mode):
     run = subprocess.run([binary, "run", pipe, "-q"], env=env, capture_output=True, text=True,
                          timeout=1800)
     if run.returncode != 0 or not os.path.exists(out):
-        return None, warnings, f"run failed ({run.returncode}): {(run.stdout + run.stderr)[-1500:]}"
+        output = run.stdout + run.stderr
+        return None, warnings, (f"run failed ({run.returncode}): {output[-1500:]}",
+                                failed_cells(pipe, output))
     with open(out, encoding="utf-8") as f:
         return json.load(f), warnings, None
 
 
-def excuse(cells, name, warnings):
-    """The first warning at a cell that names NAME, or that names it in its message."""
-    naming = cells_naming(cells, name)
-    for cell, line, message, code in warnings:
-        if cell in naming or f"'{name}'" in message:
-            return f"cell {cell}:{line}: {message} [{code}]"
-    return None
+def failed_cells(pipe, output):
+    """The notebook cell numbers of the steps the run output says failed."""
+    cells = set()
+    for step in re.findall(r"step (\S+) failed", output):
+        script = os.path.join(pipe, "steps", step + ".py")
+        if os.path.exists(script):
+            with open(script, encoding="utf-8") as f:
+                cells.update(int(n) for n in re.findall(r"^# %% cell (\d+)$", f.read(), re.M))
+    return cells
 
 
 def check(binary, case, modes, keep):
@@ -367,6 +416,21 @@ def check(binary, case, modes, keep):
         results = {}
         for mode in modes:
             got, warnings, err = run_pipeline(binary, case, nb, work, mode)
+            tainted = taint(nb.cells, warnings)
+            if isinstance(err, tuple):  # the run failed: warned about, or not
+                message, cells = err
+                warned = {c for c, _, _, _ in warnings}
+                why = next((f"cell {c} was warned about" for c in sorted(cells & warned)), None)
+                if not why:
+                    for c in sorted(cells):
+                        _, read = written_and_read(nb.cells[c - 1].source)
+                        why = next((f"cell {c} reads {n}: {tainted[n]}" for n in sorted(read)
+                                    if n in tainted), None)
+                        if why:
+                            break
+                results[mode] = ("warned", f"run failed where nb2pipe warned ({why})\n    {message[-300:]}") \
+                    if why else ("error", message)
+                continue
             if err:
                 results[mode] = ("error", err)
                 continue
@@ -377,7 +441,7 @@ def check(binary, case, modes, keep):
                     continue
                 detail = (f"{name}: notebook {want['summary'][:60]!r}, pipeline "
                           f"{have['summary'][:60] if have else 'missing'!r}")
-                why = excuse(nb.cells, name, warnings)
+                why = tainted.get(name)
                 (excused if why else unexcused).append(detail + (f" (warned: {why})" if why else ""))
             status = "differs" if unexcused else ("warned" if excused else "equal")
             results[mode] = (status, f"{len(stable)} values, {len(refs[0]) - len(stable)} "

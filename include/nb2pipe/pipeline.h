@@ -37,11 +37,25 @@ typedef struct nb_kv {
     int cell; /* the cell whose tag it is, for diagnostics */
 } nb_kv;
 
-/* A value a step loads: variable NAME as step FROM left it. */
+/* A file of values a step loads, as step FROM left it: one variable (NAME is the
+ * variable), a group of variables that share objects and so cross in one file (NAME is
+ * the group's: "combine__test_df__train_df", see nb_group), or the global random
+ * generators' state ("random-state"). */
 typedef struct nb_input {
     const char *name;
-    size_t from; /* index into nb_pipeline.steps */
+    size_t from;                /* index into nb_pipeline.steps */
+    const char *const *binds;   /* the variables the step takes from it, sorted */
+    size_t nbinds;
+    const int *cells;           /* the step's cells that read them, ascending */
+    size_t ncells;
 } nb_input;
+
+/* An output holding several variables, saved as one pickle of {variable: value}. */
+typedef struct nb_group {
+    const char *name;
+    const char *const *members; /* sorted */
+    size_t nmembers;
+} nb_group;
 
 /* Python source taken from a cell: a whole cell or some of its top-level statements. */
 typedef struct nb_code {
@@ -66,8 +80,11 @@ typedef struct nb_step {
     size_t ncells;
     const nb_input *inputs; /* sorted by name */
     size_t ninputs;
-    const char *const *outputs; /* variables later steps load, sorted */
+    const char *const *outputs; /* what later steps load (variables, groups, the random
+                                   state), sorted */
     size_t noutputs;
+    const nb_group *groups;     /* the outputs that are groups, sorted by name */
+    size_t ngroups;
     const size_t *upstream; /* steps it must follow (data and `prev:`), ascending */
     size_t nupstream;
     const size_t *params; /* indexes into nb_pipeline.params it reads, ascending */

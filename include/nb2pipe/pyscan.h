@@ -81,6 +81,7 @@ typedef struct nb_def {
     uint32_t stmt;        /* top-level statement of that last binding */
     nb_shares shares;     /* what the value it is left bound to may share (an alias:
                              `m = models["rf"]`, `for df in combine`, `v = arr[:, 1]`) */
+    bool generator;       /* bound to a generator expression: nothing can pickle it */
 } nb_def;
 
 typedef struct nb_use {
@@ -181,6 +182,7 @@ typedef struct nb_definition {
     nb_effects effects; /* functions: what a call of it does */
     const nb_method *methods; /* classes: the methods defined in the class body */
     size_t nmethods;
+    bool generator;           /* functions: the body yields, so a call makes a generator */
 } nb_definition;
 
 /* A top-level statement: its whole lines, and whether it is code. */
