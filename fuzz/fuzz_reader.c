@@ -39,21 +39,6 @@ static bool same_cells(const nb_notebook *a, const nb_notebook *b)
     return true;
 }
 
-/* clean_one in cli.c: nbformat 4 only, outputs put back, normalised, stripped, written.
- * Returns false when clean refuses the notebook. */
-static bool clean(nb_notebook *nb, const char *text, const nb_clean_opts *strip,
-                  nb_diags *diags, nb_buf *out)
-{
-    if (nb->nbformat < 4)
-        return false;
-    nb_clean_restore_outputs(nb, text, strip);
-    nb_notebook_normalize(nb->json);
-    if (nb_clean_strip(nb->json, strip, nb->path, diags) != 0)
-        return false;
-    nb_notebook_write_json(nb->json, out);
-    return true;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *text = (const char *)data;
@@ -76,8 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* the input's length picks whether outputs are kept, so both are fuzzed */
         nb_clean_opts strip = { .keep_output = size & 1 };
         nb_buf ob = NB_BUF_INIT, oc = NB_BUF_INIT;
-        bool cb = clean(b, text, &strip, &diags, &ob);
-        bool cc = clean(c, text, &strip, &diags, &oc);
+        int cb = nb_clean_notebook(b, text, &strip, &diags, &ob);
+        int cc = nb_clean_notebook(c, text, &strip, &diags, &oc);
         if (cb != cc || !nb_buf_equals(&ob, oc.data, oc.len))
             fail("clean writes other bytes when outputs were elided");
         nb_buf_release(&ob);

@@ -37,6 +37,18 @@ function(nb_grammar_cache_dir out)
   set(${out} "${dir}" PARENT_SCOPE)
 endfunction()
 
+# Sets OUT to TRUE when the tarball is not cached yet and there is no npm to fetch it.
+function(nb_grammar_needs_npm out)
+  nb_grammar_cache_dir(cache)
+  set(${out} FALSE PARENT_SCOPE)
+  if(NOT EXISTS "${cache}/${NB_GRAMMAR_PACKAGE}-${NB_GRAMMAR_VERSION}.tgz")
+    find_program(NPM npm)
+    if(NOT NPM)
+      set(${out} TRUE PARENT_SCOPE)
+    endif()
+  endif()
+endfunction()
+
 # Makes DEST/src/parser.c, DEST/src/scanner.c and DEST/src/tree_sitter/*.h exist,
 # verified against the pin.
 function(nb_grammar_fetch dest)

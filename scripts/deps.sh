@@ -16,6 +16,7 @@ if [[ "${1:-}" == "--tests" ]]; then
     python3-nbformat python3-yaml python3-jsonschema python3-pytest pre-commit git
     shellcheck python3-jinja2 python3-botocore
     protobuf-compiler libprotobuf-dev python3-protobuf
+    dpkg-dev binutils groff-base
   )
 fi
 

@@ -1,5 +1,6 @@
 #include "nb2pipe/clean.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* nbstripout's default extra keys: volatile metadata that changes on every run. */
@@ -122,12 +123,15 @@ void nb_clean_restore_outputs(nb_notebook *nb, const char *data, const nb_clean_
     if (nb->nelided == 0)
         return;
     bool keep_output = notebook_keeps_output(nb->json, opts);
+    /* the elided outputs are those of the top-level "cells"; nbformat 3 keeps its cells
+     * in worksheets and such a key is not stripped there, so all of it goes back */
+    bool keep_all = nb->nbformat < 4;
     size_t i;
     json_t *cell;
     json_array_foreach(json_object_get(nb->json, "cells"), i, cell) {
         bool keep;
         /* a contradiction is reported by nb_clean_strip; keep the outputs until then */
-        if (keep_cell_output(cell, keep_output, &keep) != 0)
+        if (keep_all || keep_cell_output(cell, keep_output, &keep) != 0)
             keep = true;
         json_t *outputs = keep ? nb_notebook_elided_outputs(nb, data, i) : NULL;
         if (outputs)
@@ -135,34 +139,65 @@ void nb_clean_restore_outputs(nb_notebook *nb, const char *data, const nb_clean_
     }
 }
 
+/* Strips one cell as nbstripout's strip_output does. */
+static int strip_cell(json_t *cell, bool keep_output, const nb_clean_opts *opts,
+                      nb_loc loc, nb_diags *diags)
+{
+    bool keep_count = opts && opts->keep_count;
+    bool keep;
+    if (keep_cell_output(cell, keep_output, &keep) != 0) {
+        nb_diag_add(diags, NB_ERROR, "bad-cell", loc,
+                    "cell metadata keep_output is false but the cell is tagged keep_output");
+        return -1;
+    }
+    json_t *outputs = json_object_get(cell, "outputs");
+    if (json_is_array(outputs)) {
+        if (!keep)
+            json_array_clear(outputs);
+        size_t j;
+        json_t *output;
+        json_array_foreach(outputs, j, output)
+            if (!keep_count && json_object_get(output, "execution_count"))
+                json_object_set_new(output, "execution_count", json_null());
+    }
+    /* nbformat 3 calls the count prompt_number; nbstripout nulls either key where it is
+     * (a kept nbformat 3 output's prompt_number stays: the format requires a number) */
+    static const char *const counts[] = { "execution_count", "prompt_number" };
+    for (size_t k = 0; k < 2; k++)
+        if (!keep_count && json_object_get(cell, counts[k]))
+            json_object_set_new(cell, counts[k], json_null());
+    drop_keys(cell, "cell.", opts);
+    return 0;
+}
+
 int nb_clean_strip(json_t *root, const nb_clean_opts *opts, const char *path, nb_diags *diags)
 {
     bool keep_output = notebook_keeps_output(root, opts);
-    bool keep_count = opts && opts->keep_count;
-    json_t *meta = json_object_get(root, "metadata");
-    drop_keys(meta, "metadata.", opts);
-    size_t i;
-    json_t *cell;
-    json_array_foreach(json_object_get(root, "cells"), i, cell) {
-        bool keep;
-        if (keep_cell_output(cell, keep_output, &keep) != 0) {
-            nb_diag_add(diags, NB_ERROR, "bad-cell", (nb_loc){ .file = path, .cell = (int)i + 1 },
-                        "cell metadata keep_output is false but the cell is tagged keep_output");
-            return -1;
-        }
-        json_t *outputs = json_object_get(cell, "outputs");
-        if (json_is_array(outputs)) {
-            if (!keep)
-                json_array_clear(outputs);
-            size_t j;
-            json_t *output;
-            json_array_foreach(outputs, j, output)
-                if (!keep_count && json_object_get(output, "execution_count"))
-                    json_object_set_new(output, "execution_count", json_null());
-        }
-        if (!keep_count && json_object_get(cell, "execution_count"))
-            json_object_set_new(cell, "execution_count", json_null());
-        drop_keys(cell, "cell.", opts);
+    drop_keys(json_object_get(root, "metadata"), "metadata.", opts);
+    size_t ncells;
+    json_t **cells = nb_notebook_json_cells(root, &ncells);
+    int status = 0;
+    for (size_t i = 0; i < ncells && status == 0; i++)
+        status = strip_cell(cells[i], keep_output, opts,
+                            (nb_loc){ .file = path, .cell = (int)i + 1 }, diags);
+    free(cells);
+    return status;
+}
+
+int nb_clean_notebook(nb_notebook *nb, const char *data, const nb_clean_opts *opts,
+                      nb_diags *diags, nb_buf *out)
+{
+    if (nb->nbformat < 3) {
+        nb_diag_add(diags, NB_ERROR, "unsupported-nbformat", (nb_loc){ .file = nb->path },
+                    "nbformat %d notebooks are not cleaned (nb2pipe writes nbformat 3 and 4); "
+                    "upgrade it with `jupyter nbconvert --to notebook --inplace`",
+                    nb->nbformat);
+        return -1;
     }
+    nb_clean_restore_outputs(nb, data, opts);
+    nb_notebook_normalize(nb->json);
+    if (nb_clean_strip(nb->json, opts, nb->path, diags) != 0)
+        return -1;
+    nb_notebook_write_json(nb->json, out);
     return 0;
 }

@@ -743,8 +743,8 @@ static const char clean_help[] =
     "widgets; each cell's collapsed, scrolled, ExecuteTime, execution, heading_collapsed and\n"
     "hidden. A cell with keep_output metadata or tag keeps its outputs. A notebook that is\n"
     "already clean is not rewritten; a rewrite is atomic and keeps the file's permissions.\n"
-    "Only nbformat 4 notebooks are cleaned (upgrade others with `jupyter nbconvert --to\n"
-    "notebook --nbformat 4`).\n"
+    "A notebook stays in its nbformat, 4 or 3 (nbformat 2 is refused: upgrade it with\n"
+    "`jupyter nbconvert --to notebook`).\n"
     "\n"
     "options:\n"
     "  --keep-output            keep outputs\n"
@@ -780,22 +780,10 @@ static int clean_one(cli *c, const clean_cli *o, const char *path)
     nb_notebook *nb = nb_notebook_read_mem(path, original.data, original.len, &read, &c->diags);
     if (!nb)
         goto done;
-    if (nb->nbformat < 4) {
-        nb_diag_add(&c->diags, NB_ERROR, "unsupported-nbformat", (nb_loc){ .file = path },
-                    "nbformat %d notebooks are not cleaned (nb2pipe writes nbformat 4 only); "
-                    "upgrade it with `jupyter nbconvert --to notebook --nbformat 4 --inplace`",
-                    nb->nbformat);
-        nb_notebook_free(nb);
-        goto done;
-    }
-    nb_clean_restore_outputs(nb, original.data, &o->strip);
-    nb_notebook_normalize(nb->json);
-    if (nb_clean_strip(nb->json, &o->strip, path, &c->diags) != 0) {
-        nb_notebook_free(nb);
-        goto done;
-    }
-    nb_notebook_write_json(nb->json, &cleaned);
+    int result = nb_clean_notebook(nb, original.data, &o->strip, &c->diags, &cleaned);
     nb_notebook_free(nb);
+    if (result != 0)
+        goto done;
     if (o->to_stdout) {
         write_all(stdout, &cleaned);
         status = NB_EXIT_OK;

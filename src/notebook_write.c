@@ -1,11 +1,13 @@
-/* Writing a notebook's JSON byte for byte as nbformat.write does (nbformat 4):
- * json.dumps(nb, indent=1, sort_keys=True, separators=(",", ": "), ensure_ascii=False),
- * after nbformat's own reading and writing transformations (multiline strings joined on
- * read, split with str.splitlines(True) on write, transient keys dropped), and a final
- * newline. */
+/* Writing a notebook's JSON byte for byte as nbformat.write does:
+ * json.dumps(nb, indent=1, sort_keys=True, separators=(",", ": ")), with
+ * ensure_ascii=False for nbformat 4 and Python's default (True) for nbformat 3, after
+ * nbformat's own reading and writing transformations for that version (multiline
+ * strings joined on read, split with str.splitlines(True) on write, transient keys
+ * dropped), and a final newline. */
 #include "nb2pipe/notebook.h"
 
 #include "nb2pipe/buf.h"
+#include "nb2pipe/text.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -76,29 +78,63 @@ static void float_repr(double x, nb_buf *out)
 
 /* ---- json.dumps ---------------------------------------------------------------------- */
 
-/* json.dumps(ensure_ascii=False) of a string. Runs of bytes that need no escape are
- * copied at once: most of a notebook's text is such runs. */
-static void write_string(nb_buf *out, const char *s, size_t len)
+/* \uXXXX for a UTF-16 code unit, in lower case as Python writes it. */
+static void write_unit(nb_buf *out, unsigned long unit)
+{
+    nb_buf_printf(out, "\\u%04lx", unit);
+}
+
+/* Code point CP as json.dumps escapes it: \uXXXX, or a surrogate pair above U+FFFF. */
+static void write_code_point(nb_buf *out, unsigned long cp)
+{
+    if (cp < 0x10000) {
+        write_unit(out, cp);
+        return;
+    }
+    cp -= 0x10000;
+    write_unit(out, 0xD800 | (cp >> 10));
+    write_unit(out, 0xDC00 | (cp & 0x3FF));
+}
+
+/* Writes the escape for the character at S (LEN bytes left) and returns its length in
+ * bytes. */
+static size_t write_escape(nb_buf *out, const char *s, size_t len)
+{
+    unsigned char c = (unsigned char)*s;
+    switch (c) {
+    case '"': nb_buf_puts(out, "\\\""); return 1;
+    case '\\': nb_buf_puts(out, "\\\\"); return 1;
+    case '\n': nb_buf_puts(out, "\\n"); return 1;
+    case '\r': nb_buf_puts(out, "\\r"); return 1;
+    case '\t': nb_buf_puts(out, "\\t"); return 1;
+    case '\b': nb_buf_puts(out, "\\b"); return 1;
+    case '\f': nb_buf_puts(out, "\\f"); return 1;
+    }
+    unsigned long cp = c;
+    size_t n = c < 0x80 ? 1 : nb_utf8_decode(s, len, &cp);
+    if (n == 0) /* not reached: jansson holds valid UTF-8 only */
+        n = 1;
+    write_code_point(out, cp);
+    return n;
+}
+
+/* json.dumps of a string: with ASCII (ensure_ascii=True) every byte outside ' '..'~'
+ * is escaped, DEL and non-ASCII included; without it only quotes, backslashes and
+ * control characters are. Runs of bytes that need no escape are copied at once: most
+ * of a notebook's text is such runs. */
+static void write_string(nb_buf *out, const char *s, size_t len, bool ascii)
 {
     nb_buf_putc(out, '"');
-    size_t plain = 0; /* s[plain..i) is waiting to be copied */
-    for (size_t i = 0; i < len; i++) {
+    size_t plain = 0, i = 0; /* s[plain..i) is waiting to be copied */
+    while (i < len) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
+        if (c >= 0x20 && c != '"' && c != '\\' && !(ascii && c >= 0x7f)) {
+            i++;
             continue;
-        nb_buf_add(out, s + plain, i - plain);
-        plain = i + 1;
-        switch (c) {
-        case '"': nb_buf_puts(out, "\\\""); break;
-        case '\\': nb_buf_puts(out, "\\\\"); break;
-        case '\n': nb_buf_puts(out, "\\n"); break;
-        case '\r': nb_buf_puts(out, "\\r"); break;
-        case '\t': nb_buf_puts(out, "\\t"); break;
-        case '\b': nb_buf_puts(out, "\\b"); break;
-        case '\f': nb_buf_puts(out, "\\f"); break;
-        default:
-            nb_buf_printf(out, "\\u%04x", c);
         }
+        nb_buf_add(out, s + plain, i - plain);
+        i += write_escape(out, s + i, len - i);
+        plain = i;
     }
     nb_buf_add(out, s + plain, len - plain);
     nb_buf_putc(out, '"');
@@ -116,9 +152,9 @@ static void newline(nb_buf *out, int depth)
     nb_buf_pad(out, ' ', (size_t)depth);
 }
 
-static void write_value(nb_buf *out, json_t *v, int depth);
+static void write_value(nb_buf *out, json_t *v, int depth, bool ascii);
 
-static void write_object(nb_buf *out, json_t *obj, int depth)
+static void write_object(nb_buf *out, json_t *obj, int depth, bool ascii)
 {
     size_t n = json_object_size(obj);
     if (n == 0) {
@@ -137,20 +173,20 @@ static void write_object(nb_buf *out, json_t *obj, int depth)
         if (i)
             nb_buf_putc(out, ',');
         newline(out, depth + 1);
-        write_string(out, keys[i], strlen(keys[i]));
+        write_string(out, keys[i], strlen(keys[i]), ascii);
         nb_buf_puts(out, ": ");
-        write_value(out, json_object_get(obj, keys[i]), depth + 1);
+        write_value(out, json_object_get(obj, keys[i]), depth + 1, ascii);
     }
     newline(out, depth);
     nb_buf_putc(out, '}');
     free(keys);
 }
 
-static void write_value(nb_buf *out, json_t *v, int depth)
+static void write_value(nb_buf *out, json_t *v, int depth, bool ascii)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT:
-        write_object(out, v, depth);
+        write_object(out, v, depth, ascii);
         break;
     case JSON_ARRAY: {
         size_t n = json_array_size(v);
@@ -163,14 +199,14 @@ static void write_value(nb_buf *out, json_t *v, int depth)
             if (i)
                 nb_buf_putc(out, ',');
             newline(out, depth + 1);
-            write_value(out, json_array_get(v, i), depth + 1);
+            write_value(out, json_array_get(v, i), depth + 1, ascii);
         }
         newline(out, depth);
         nb_buf_putc(out, ']');
         break;
     }
     case JSON_STRING:
-        write_string(out, json_string_value(v), json_string_length(v));
+        write_string(out, json_string_value(v), json_string_length(v), ascii);
         break;
     case JSON_INTEGER:
         nb_buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
@@ -219,12 +255,20 @@ static json_t *split_lines(const json_t *text)
     return lines;
 }
 
-/* A list of strings joined into one string; anything else stays as it is. */
-static void join_lines(json_t *parent, const char *key)
+/* A list of strings joined into one string; anything else stays as it is. Joined by
+ * "" as nbformat 4 does, or, with OLD_LISTS, as nbformat 3's _join_lines does: by "\n"
+ * when the first line has no line break (a list old IPython wrote with
+ * str.splitlines(), without the breaks). */
+static void join_lines(json_t *parent, const char *key, bool old_lists)
 {
     json_t *value = json_object_get(parent, key);
     if (!json_is_array(value))
         return;
+    const char *first = json_string_value(json_array_get(value, 0));
+    size_t first_len = json_string_length(json_array_get(value, 0));
+    bool newline_between = old_lists && !(first && first_len > 0 &&
+                                          (first[first_len - 1] == '\n' ||
+                                           first[first_len - 1] == '\r'));
     nb_buf joined = NB_BUF_INIT;
     size_t i;
     json_t *item;
@@ -233,6 +277,8 @@ static void join_lines(json_t *parent, const char *key)
             nb_buf_release(&joined);
             return;
         }
+        if (i > 0 && newline_between)
+            nb_buf_putc(&joined, '\n');
         nb_buf_add(&joined, json_string_value(item), json_string_length(item));
     }
     json_object_set_new(parent, key, json_stringn(joined.data, joined.len));
@@ -262,7 +308,7 @@ static void rejoin_bundle(json_t *bundle)
     json_object_foreach_safe(bundle, tmp, key, value) {
         (void)value;
         if (!is_json_mime(key))
-            join_lines(bundle, key);
+            join_lines(bundle, key, false);
     }
 }
 
@@ -271,7 +317,7 @@ static void rejoin_lines(json_t *root)
     size_t i;
     json_t *cell;
     json_array_foreach(json_object_get(root, "cells"), i, cell) {
-        join_lines(cell, "source");
+        join_lines(cell, "source", false);
         const char *name;
         json_t *attachment;
         json_object_foreach(json_object_get(cell, "attachments"), name, attachment)
@@ -288,7 +334,7 @@ static void rejoin_lines(json_t *root)
             if (strcmp(type, "execute_result") == 0 || strcmp(type, "display_data") == 0)
                 rejoin_bundle(json_object_get(output, "data"));
             else
-                join_lines(output, "text");
+                join_lines(output, "text", false);
         }
     }
 }
@@ -343,15 +389,113 @@ static void strip_transient(json_t *root)
         json_object_del(json_object_get(cell, "metadata"), "trusted");
 }
 
+/* ---- nbformat 3 ------------------------------------------------------------------------ */
+
+static bool is_nbformat3(json_t *root)
+{
+    return json_integer_value(json_object_get(root, "nbformat")) == 3;
+}
+
+/* Appends the cells of the JSON array LIST to CELLS. */
+static json_t **append_cells(json_t **cells, size_t *n, size_t *cap, json_t *list)
+{
+    size_t i;
+    json_t *cell;
+    json_array_foreach(list, i, cell) {
+        cells = nb_xgrow(cells, cap, *n + 1, sizeof *cells);
+        cells[(*n)++] = cell;
+    }
+    return cells;
+}
+
+json_t **nb_notebook_json_cells(json_t *root, size_t *ncells)
+{
+    json_t **cells = NULL;
+    size_t n = 0, cap = 0;
+    if (json_integer_value(json_object_get(root, "nbformat")) >= 4) {
+        cells = append_cells(cells, &n, &cap, json_object_get(root, "cells"));
+    } else {
+        size_t w;
+        json_t *worksheet;
+        json_array_foreach(json_object_get(root, "worksheets"), w, worksheet)
+            cells = append_cells(cells, &n, &cap, json_object_get(worksheet, "cells"));
+    }
+    *ncells = n;
+    return cells;
+}
+
+static bool is_code_cell(json_t *cell)
+{
+    const char *type = json_string_value(json_object_get(cell, "cell_type"));
+    return type && strcmp(type, "code") == 0;
+}
+
+/* nbformat 3 keeps multiline text in a code cell's input and its outputs' text, html,
+ * svg, latex, javascript and json, and in other cells' source and rendered. Applies
+ * MEMBER to each of those places, as nbformat 3's rejoin_lines and split_lines visit
+ * them. */
+static void each_multiline_v3(json_t *root, void (*member)(json_t *parent, const char *key))
+{
+    static const char *const output_keys[] = { "text", "html", "svg", "latex", "javascript", "json" };
+    size_t ncells;
+    json_t **cells = nb_notebook_json_cells(root, &ncells);
+    for (size_t i = 0; i < ncells; i++) {
+        if (!is_code_cell(cells[i])) {
+            member(cells[i], "source");
+            member(cells[i], "rendered");
+            continue;
+        }
+        member(cells[i], "input");
+        size_t j;
+        json_t *output;
+        json_array_foreach(json_object_get(cells[i], "outputs"), j, output)
+            for (size_t k = 0; k < sizeof output_keys / sizeof output_keys[0]; k++)
+                member(output, output_keys[k]);
+    }
+    free(cells);
+}
+
+static void join_lines_v3(json_t *parent, const char *key)
+{
+    join_lines(parent, key, true);
+}
+
+/* nbformat 3's strip_transient: the notebook's orig_nbformat keys (at the top level,
+ * not in its metadata) and each cell's "trusted", in its metadata or on the cell. */
+static void strip_transient_v3(json_t *root)
+{
+    json_object_del(root, "orig_nbformat");
+    json_object_del(root, "orig_nbformat_minor");
+    size_t ncells;
+    json_t **cells = nb_notebook_json_cells(root, &ncells);
+    for (size_t i = 0; i < ncells; i++) {
+        json_object_del(json_object_get(cells[i], "metadata"), "trusted");
+        json_object_del(cells[i], "trusted");
+    }
+    free(cells);
+}
+
+/* ---- either version ---------------------------------------------------------------------- */
+
 void nb_notebook_normalize(json_t *root)
 {
+    if (is_nbformat3(root)) {
+        each_multiline_v3(root, join_lines_v3);
+        strip_transient_v3(root);
+        return;
+    }
     rejoin_lines(root);
     strip_transient(root);
 }
 
 void nb_notebook_write_json(json_t *root, nb_buf *out)
 {
-    split_all_lines(root);
-    write_value(out, root, 0);
+    bool v3 = is_nbformat3(root);
+    if (v3)
+        each_multiline_v3(root, split_member);
+    else
+        split_all_lines(root);
+    /* nbformat 4's writer passes ensure_ascii=False; nbformat 3's keeps json's default */
+    write_value(out, root, 0, v3);
     nb_buf_putc(out, '\n');
 }

@@ -6,14 +6,15 @@
 #include <emmintrin.h>
 #endif
 
-size_t nb_utf8_sequence(const char *str, size_t len)
+size_t nb_utf8_decode(const char *str, size_t len, unsigned long *code_point)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t n;
-    unsigned min;
-    if (s[0] < 0x80)
+    unsigned long min;
+    if (s[0] < 0x80) {
+        *code_point = s[0];
         return 1;
-    else if ((s[0] & 0xE0) == 0xC0)
+    } else if ((s[0] & 0xE0) == 0xC0)
         n = 2, min = 0x80;
     else if ((s[0] & 0xF0) == 0xE0)
         n = 3, min = 0x800;
@@ -23,7 +24,7 @@ size_t nb_utf8_sequence(const char *str, size_t len)
         return 0;
     if (n > len)
         return 0;
-    unsigned cp = s[0] & (0x7Fu >> n);
+    unsigned long cp = s[0] & (0x7Fu >> n);
     for (size_t i = 1; i < n; i++) {
         if ((s[i] & 0xC0) != 0x80)
             return 0;
@@ -31,7 +32,14 @@ size_t nb_utf8_sequence(const char *str, size_t len)
     }
     if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
         return 0;
+    *code_point = cp;
     return n;
+}
+
+size_t nb_utf8_sequence(const char *str, size_t len)
+{
+    unsigned long cp;
+    return nb_utf8_decode(str, len, &cp);
 }
 
 size_t nb_utf8_check(const char *s, size_t len)

@@ -154,15 +154,53 @@ def _(work):
     assert r.returncode == 2 and "not metadata.KEY or cell.metadata.KEY" in r.stderr, r.stderr
 
 
-@check("nbformat 3 notebooks are refused with a message saying how to upgrade, untouched")
+def notebook_v3(path):
+    """An nbformat 3 notebook with outputs, prompt numbers and a signature."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"nbformat": 3, "nbformat_minor": 0,
+                   "metadata": {"name": "old", "signature": "sha256:abc"},
+                   "worksheets": [{"cells": [
+                       {"cell_type": "code", "language": "python", "collapsed": False, "metadata": {},
+                        "input": "x = 1\nx", "prompt_number": 3,
+                        "outputs": [{"output_type": "pyout", "prompt_number": 3, "metadata": {},
+                                     "text": "1"}]},
+                       {"cell_type": "heading", "level": 2, "metadata": {}, "source": "Caf\u00e9"}]}]},
+                  f)
+
+
+@check("nbformat 3: stripped and written back in nbformat 3; twice is once; --check")
+def _(work):
+    path = os.path.join(work, "old.ipynb")
+    notebook_v3(path)
+    r = clean(["--check", "old.ipynb"], work)
+    assert r.returncode == 1 and r.stdout == "old.ipynb\n", (r.returncode, r.stdout, r.stderr)
+    r = clean(["old.ipynb"], work)
+    assert r.returncode == 0 and r.stdout == "cleaned old.ipynb\n", (r.returncode, r.stdout, r.stderr)
+    text = open(path, encoding="utf-8").read()
+    nb = json.loads(text)
+    cell = nb["worksheets"][0]["cells"][0]
+    assert nb["nbformat"] == 3 and "cells" not in nb, nb
+    assert nb["metadata"] == {"name": "old"}, nb["metadata"]
+    assert cell["outputs"] == [] and cell["prompt_number"] is None, cell
+    assert cell["input"] == ["x = 1\n", "x"] and cell["collapsed"] is False, cell
+    assert "Caf\\u00e9" in text, "nbformat 3's writer escapes non-ASCII"
+    mtime = os.stat(path).st_mtime_ns
+    r = clean(["old.ipynb"], work)
+    assert r.returncode == 0 and r.stdout == "" and os.stat(path).st_mtime_ns == mtime, r
+    r = clean(["--keep-output", "--stdout", "old.ipynb"], work)
+    assert r.returncode == 0 and json.loads(r.stdout) == nb, r.stdout
+
+
+@check("nbformat 2 notebooks are refused with a message saying how to upgrade, untouched")
 def _(work):
     path = os.path.join(work, "old.ipynb")
     with open(path, "w") as f:
-        json.dump({"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [
+        json.dump({"nbformat": 2, "metadata": {}, "worksheets": [
             {"cells": [{"cell_type": "code", "input": "x = 1", "outputs": [], "prompt_number": 3}]}]}, f)
     before = open(path, "rb").read()
     r = clean(["old.ipynb"], work)
-    assert r.returncode == 2 and "nbconvert --to notebook --nbformat 4" in r.stderr, r.stderr
+    assert r.returncode == 2 and "nbformat 2 notebooks are not cleaned" in r.stderr \
+        and "nbconvert --to notebook" in r.stderr, r.stderr
     assert open(path, "rb").read() == before
 
 

@@ -1,12 +1,14 @@
 #!/usr/bin/python3
 """`nb2pipe clean --stdout` must give, byte for byte, what nbformat writes after
-nbstripout's default stripping (keeping cell ids).
+nbstripout's default stripping (keeping cell ids), in the notebook's own nbformat.
 
 The expected bytes come from python3-nbformat: read the notebook without converting it,
-strip it as nbstripout does by default, write it with nbformat.write. Run over our
-fixtures and every notebook of the shared corpus (when present). Notebooks nbformat
-cannot read are not compared (nb2pipe must refuse them with exit 2); nbformat 3/2
-notebooks must be refused by nb2pipe with exit 2 and a message saying why.
+strip it as nbstripout does by default, write it with nbformat.write (nbformat 4's
+writer for nbformat 4, nbformat 3's for nbformat 3). Run over our fixtures and every
+notebook of the shared corpus (when present). Notebooks nbformat cannot read are not
+compared (nb2pipe must refuse them with exit 2); nbformat 2 notebooks must be refused by
+nb2pipe with exit 2 and a message saying why. The summary counts the outcomes, and the
+identical ones per nbformat.
 usage: clean_oracle.py NB2PIPE_BINARY REPO_ROOT CORPUS_DIR
 """
 import collections
@@ -26,10 +28,11 @@ warnings.filterwarnings("ignore")  # nbformat warns about cells without ids; cou
 
 # outcomes that are right without a byte comparison (each explained where it is made)
 ACCEPTED = {
-    "identical",
+    "identical (nbformat 4)",
+    "identical (nbformat 3)",
     "not a notebook nbformat reads: refused",
     "nbformat cannot read it (a UTF-8 BOM): nb2pipe cleans it",
-    "nbformat 3/2 (or none): refused as documented",
+    "nbformat 2 (or none): refused as documented",
     "invalid per nbformat's schema: refused",
     "NUL or lone surrogate in the text: refused",
 }
@@ -48,23 +51,32 @@ def keep_output(cell, default):
     return default
 
 
-def expected(path):
+def cells(nb):
+    """The cells, as nbstripout's _cells visits them: in worksheets before nbformat 4."""
+    if nb.nbformat < 4:
+        return [cell for ws in nb.worksheets for cell in ws.cells]
+    return nb.cells
+
+
+def expected(path, keep_all):
     nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
     raw = json.load(open(path, encoding="utf-8"))
-    default_keep = bool(nb.metadata.get("keep_output", False))
+    metadata = nb.get("metadata", {})  # nbformat's test3_no_metadata has none
+    default_keep = keep_all or bool(metadata.get("keep_output", False))
     for key in ("signature", "widgets"):
-        nb.metadata.pop(key, None)
-    for cell in nb.cells:
+        metadata.pop(key, None)
+    for cell in cells(nb):
         if "outputs" in cell:
             if not keep_output(cell, default_keep):
                 cell["outputs"] = []
             for output in cell["outputs"]:
                 if "execution_count" in output:
                     output["execution_count"] = None
-        if "execution_count" in cell:
-            cell["execution_count"] = None
+        for key in ("execution_count", "prompt_number"):
+            if key in cell:
+                cell[key] = None
         for key in CELL_KEYS:
-            cell.metadata.pop(key, None)
+            cell.get("metadata", {}).pop(key, None)
     out = io.StringIO()
     nbformat.write(nb, out, version=nbformat.NO_CONVERT)
     text = out.getvalue()
@@ -82,8 +94,9 @@ def expected(path):
     return text.encode("utf-8")
 
 
-def compare(binary, path):
-    proc = subprocess.run([binary, "clean", "--stdout", path], capture_output=True,
+def compare(binary, path, keep_all=False):
+    options = ["--keep-output"] if keep_all else []
+    proc = subprocess.run([binary, "clean", "--stdout"] + options + [path], capture_output=True,
                           env=dict(os.environ, NO_COLOR="1"))
     try:
         nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
@@ -92,9 +105,9 @@ def compare(binary, path):
         if proc.returncode == 2:
             return "not a notebook nbformat reads: refused", None
         return "nbformat cannot read it (a UTF-8 BOM): nb2pipe cleans it", None
-    if major < 4:
-        if proc.returncode == 2:
-            return "nbformat 3/2 (or none): refused as documented", None
+    if major < 3:
+        if proc.returncode == 2 and "nbformat" in proc.stderr.decode(errors="replace"):
+            return "nbformat 2 (or none): refused as documented", None
         return f"nbformat {major}: expected a refusal, got exit {proc.returncode}", None
     if proc.returncode != 0:
         try:
@@ -106,11 +119,11 @@ def compare(binary, path):
             return "NUL or lone surrogate in the text: refused", None
         return "nb2pipe refused a notebook nbformat reads", reason
     try:
-        want = expected(path)
+        want = expected(path, keep_all)
     except Exception as e:  # nbformat could read but not write it
         return "nbformat cannot write it (not compared)", str(e)
     if proc.stdout == want:
-        return "identical", None
+        return f"identical (nbformat {major})", None
     mine, theirs = proc.stdout.decode(errors="replace").splitlines(), want.decode().splitlines()
     for i, (a, b) in enumerate(zip(mine, theirs)):
         if a != b:
@@ -128,17 +141,26 @@ def main():
         print(f"note: corpus not found at {corpus}; comparing our fixtures only")
     counts = collections.Counter()
     problems = []
+    # every notebook as cleaned by default, and again with --keep-output, so that the
+    # writer is compared on outputs too (nbformat 3's and 4's)
+    jobs = [(path, keep_all) for keep_all in (False, True) for path in paths]
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        for path, (kind, detail) in zip(paths, pool.map(lambda p: compare(binary, p), paths)):
-            counts[kind] += 1
+        for (path, keep_all), (kind, detail) in zip(jobs, pool.map(lambda j: compare(binary, *j), jobs)):
+            mode = "--keep-output" if keep_all else "default"
+            counts[mode, kind] += 1
             if kind not in ACCEPTED:
-                problems.append(f"{kind}: {os.path.relpath(path, repo)}: {detail}")
-    print(f"clean oracle over {len(paths)} notebooks:")
-    for kind, n in sorted(counts.items(), key=lambda kv: -kv[1]):
-        print(f"  {n:4d}  {kind}")
+                problems.append(f"{mode}: {kind}: {os.path.relpath(path, repo)}: {detail}")
+    for mode in ("default", "--keep-output"):
+        print(f"clean {mode} oracle over {len(paths)} notebooks:")
+        for (m, kind), n in sorted(counts.items(), key=lambda kv: -kv[1]):
+            if m == mode:
+                print(f"  {n:4d}  {kind}")
     for p in problems:
         print("  " + p)
-    print(f"clean oracle: {counts['identical']} identical, {len(problems)} differing")
+    for mode in ("default", "--keep-output"):
+        v4, v3 = counts[mode, "identical (nbformat 4)"], counts[mode, "identical (nbformat 3)"]
+        print(f"clean oracle, {mode}: {v4 + v3} identical ({v4} nbformat 4, {v3} nbformat 3)")
+    print(f"clean oracle: {len(problems)} differing")
     return 1 if problems else 0
 
 

@@ -22,7 +22,15 @@ typedef struct nb_clean_opts {
     size_t ndrop_metadata;
 } nb_clean_opts;
 
-/* Strips ROOT, a notebook's parsed JSON (nbformat 4, normalised with
+/* Cleans NB, read with nb_read_opts.keep_json (and elide_outputs unless OPTS keeps
+ * outputs) from DATA, which must still be there: puts back the outputs it keeps,
+ * normalises, strips and appends the notebook to OUT as nbformat writes it, in its own
+ * version (4 or 3). Returns 0, or -1 after recording an error in DIAGS (nbformat 2, a
+ * contradictory keep_output). Changes NB->json. OPTS may be NULL. */
+int nb_clean_notebook(nb_notebook *nb, const char *data, const nb_clean_opts *opts,
+                      nb_diags *diags, nb_buf *out);
+
+/* Strips ROOT, a notebook's parsed JSON (nbformat 4 or 3, normalised with
  * nb_notebook_normalize), in place. Returns 0, or -1 after recording an error (a cell
  * whose keep_output metadata contradicts its tags, as nbstripout refuses) in DIAGS
  * against PATH. OPTS may be NULL. */

@@ -81,14 +81,22 @@ size_t nb_notebook_count(const nb_notebook *nb, nb_cell_type type);
 
 const char *nb_cell_type_name(nb_cell_type type);
 
-/* What nbformat does to a notebook's JSON (nbformat 4) when it reads it: multiline
- * string lists joined into strings, transient keys (signature, orig_nbformat, a cell's
- * "trusted") dropped. Changes ROOT. */
+/* The cells of a notebook's parsed JSON, in order: its "cells" (nbformat 4) or those
+ * of every worksheet (nbformat 3 and 2). Returns a malloc'd array the caller frees (the
+ * cells stay ROOT's), and their number in *NCELLS. */
+json_t **nb_notebook_json_cells(json_t *root, size_t *ncells);
+
+/* What nbformat does to a notebook's JSON (nbformat 4 or 3) when it reads it, as that
+ * version's reader does: multiline string lists joined into strings, transient keys
+ * (nbformat 4: signature, orig_nbformat in the metadata; nbformat 3: orig_nbformat at
+ * the top level; both: a cell's "trusted") dropped. Changes ROOT. */
 void nb_notebook_normalize(json_t *root);
 
-/* Appends ROOT as nbformat.write writes it: multiline strings split with Python's
- * str.splitlines(True), json.dumps(indent=1, sort_keys=True, ensure_ascii=False) with
- * Python's number formatting, and a final newline. Changes ROOT (the splitting). */
+/* Appends ROOT as nbformat.write writes it in ROOT's own version (4 or 3): multiline
+ * strings split with Python's str.splitlines(True), json.dumps(indent=1,
+ * sort_keys=True) with Python's number formatting (nbformat 4 with ensure_ascii=False;
+ * nbformat 3 escapes non-ASCII, as its writer keeps json's default), and a final
+ * newline. Changes ROOT (the splitting). */
 void nb_notebook_write_json(json_t *root, nb_buf *out);
 
 #endif

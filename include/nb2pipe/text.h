@@ -9,6 +9,9 @@
  * bytes there are not valid UTF-8 (overlong forms and surrogates included). */
 size_t nb_utf8_sequence(const char *s, size_t len);
 
+/* Same, and the code point it encodes in *CODE_POINT (set only when valid). */
+size_t nb_utf8_decode(const char *s, size_t len, unsigned long *code_point);
+
 /* Offset of the first byte of S that is not part of valid UTF-8, or LEN. */
 size_t nb_utf8_check(const char *s, size_t len);
 

@@ -22,7 +22,8 @@ kfp/NAME.yaml:
 - golden copies (NB2PIPE_UPDATE_GOLDEN=1 rewrites them).
 
 Prints `ok ...` or `FAIL ...: why` per check and a summary; exit 1 on failure, 77 when
-protoc, python3-protobuf or python3-yaml is missing.
+protoc, python3-protobuf or python3-yaml is missing, or the KFP reference files
+(SHARED_DIR/reference/kfp) are absent.
 """
 import ast
 import decimal
@@ -46,6 +47,13 @@ if not shutil.which("protoc"):
     sys.exit(77)
 
 BINARY, REPO, SHARED = (os.path.abspath(a) for a in sys.argv[1:4])
+# KFP's own proto and example specs come from the shared reference files, which a clone
+# of the project alone does not have
+for needed in ("pipeline_spec.proto", "examples"):
+    if not os.path.exists(os.path.join(SHARED, "reference", "kfp", needed)):
+        print(f"skipped: {os.path.join(SHARED, 'reference', 'kfp', needed)} not found "
+              "(the KFP reference files beside the checkout, in ../shared)")
+        sys.exit(77)
 FIXTURES = os.path.join(REPO, "fixtures")
 GOLDEN = os.path.join(REPO, "tests", "exports", "golden", "kfp")
 UPDATE = os.environ.get("NB2PIPE_UPDATE_GOLDEN") == "1"

@@ -91,11 +91,8 @@ static char *clean_text(const char *text, bool cut, const nb_clean_opts *opts)
     nb_notebook *nb = nb_notebook_read_mem("t.ipynb", text, strlen(text), &ro, &diags);
     assert_non_null(nb);
     assert_true(cut ? nb->nelided > 0 : nb->nelided == 0);
-    nb_clean_restore_outputs(nb, text, opts);
-    nb_notebook_normalize(nb->json);
-    assert_int_equal(nb_clean_strip(nb->json, opts, "t.ipynb", &diags), 0);
     nb_buf out = NB_BUF_INIT;
-    nb_notebook_write_json(nb->json, &out);
+    assert_int_equal(nb_clean_notebook(nb, text, opts, &diags, &out), 0);
     nb_notebook_free(nb);
     nb_diags_release(&diags);
     return nb_buf_detach(&out, NULL);
