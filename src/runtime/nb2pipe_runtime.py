@@ -5,7 +5,7 @@ Every step script of a pipeline imports this module. A step runs in one of two w
 - under Ploomber, which injects `upstream` (a dict of the upstream tasks' products) and
   `product` (this task's products) after the cell tagged "parameters";
 - standalone: python3 steps/NAME.py [--data-dir DIR] [--param NAME=VALUE]...
-  [--input NAME=PATH]... [--output NAME=PATH]... [--metrics PATH] [--workdir DIR]
+  [--input ARTIFACT=PATH]... [--output ARTIFACT=PATH]... [--metrics PATH] [--workdir DIR]
   (NB2PIPE_DATA_DIR and NB2PIPE_PARAM_<NAME> in the environment work too). Values
   live in DATA_DIR/<step>/<artifact>.pkl unless --input/--output give other paths.
 
@@ -29,10 +29,11 @@ states). A file is a plain pickle (protocol PICKLE_PROTOCOL), or a header line
 Outputs are written to a temporary name and renamed, so an interrupted step never
 leaves a half-written file that a later run would trust.
 
-The guard: done() pickles again every input the step loaded and does not save, and
-reports those whose value changed (in place: later steps would not see the change) on
-stderr and in guard.json next to the step's metrics. NB2PIPE_GUARD=0 turns it off,
-NB2PIPE_STRICT=1 makes a report fail the step (exit status 3).
+The guard: load() hashes the pickle of every input the step does not save, done()
+pickles them again and reports those whose value changed (in place: later steps will
+not see the change) on stderr and in guard.json next to the step's metrics.
+NB2PIPE_GUARD=0 turns it off, NB2PIPE_STRICT=1 makes a report fail the step (exit
+status 3).
 """
 import argparse
 import ast
@@ -141,15 +142,15 @@ def _reduce_frame(frame):
 
 
 def _dump(kind, value, f):
-    if kind == "pickle":
-        pickler = pickle.Pickler(f, protocol=PICKLE_PROTOCOL)
-        pandas = sys.modules.get("pandas")
-        if pandas is not None:
-            pickler.dispatch_table = dict(copyreg.dispatch_table)
-            pickler.dispatch_table[pandas.DataFrame] = _reduce_frame
-        pickler.dump(value)
-    else:
-        _module(kind).dump(value, f, protocol=PICKLE_PROTOCOL)
+    module = pickle if kind == "pickle" else _module(kind)
+    pickler = module.Pickler(f, protocol=PICKLE_PROTOCOL)
+    pandas = sys.modules.get("pandas")
+    if pandas is not None:
+        # a dict (looked up in C for every object), on top of the serializer's own table
+        table = dict(getattr(pickler, "dispatch_table", copyreg.dispatch_table))
+        table[pandas.DataFrame] = _reduce_frame
+        pickler.dispatch_table = table
+    pickler.dump(value)
 
 
 def _load(kind, f):
@@ -164,42 +165,25 @@ def _load(kind, f):
     return pickle.Unpickler(f).load()  # cloudpickle writes pickles that name its functions
 
 
+_new_hash = None
+
+
 def _hasher():
     """A fast hash for the guard (it detects changes, it does not resist attacks):
     xxhash when installed, else SHA-1, which OpenSSL runs with the CPU's SHA or vector
-    instructions (2.4 times blake2b's speed on the machine of docs/performance.md)."""
-    try:
-        import xxhash
-        return xxhash.xxh3_128()
-    except ImportError:
-        pass
-    try:
-        return hashlib.sha1(usedforsecurity=False)
-    except TypeError:  # Python 3.8
-        return hashlib.sha1()
-
-
-class _HashingReader:
-    """A file the unpickler reads through, hashing every byte it consumes."""
-
-    def __init__(self, f, h):
-        self.f, self.h = f, h
-
-    def read(self, n=-1):
-        data = self.f.read(n)
-        self.h.update(data)
-        return data
-
-    def readinto(self, b):
-        n = self.f.readinto(b)
-        if n:
-            self.h.update(memoryview(b)[:n])
-        return n
-
-    def readline(self, limit=-1):
-        line = self.f.readline(limit)
-        self.h.update(line)
-        return line
+    instructions (2 GB/s against blake2b's 0.4 on the machine of docs/performance.md)."""
+    global _new_hash
+    if _new_hash is None:
+        try:
+            import xxhash
+            _new_hash = xxhash.xxh3_128
+        except ImportError:
+            try:
+                hashlib.sha1(usedforsecurity=False)
+                _new_hash = lambda: hashlib.sha1(usedforsecurity=False)  # noqa: E731
+            except TypeError:  # Python 3.8
+                _new_hash = hashlib.sha1
+    return _new_hash()
 
 
 class _HashingSink:
@@ -209,8 +193,8 @@ class _HashingSink:
         self.h = _hasher()
 
     def write(self, b):
-        self.h.update(b)
-        return len(b)
+        self.h.update(b)  # bytes, or a PickleBuffer of a large array (protocol 5)
+        return memoryview(b).nbytes
 
     def seek(self, offset):  # starting again, as _dump_any does on a real file
         self.h = _hasher()
@@ -220,7 +204,10 @@ class _HashingSink:
 
 
 def _pickled_hash(kind, value):
-    """The hash of VALUE as serializer KIND writes it; None when it cannot."""
+    """The hash of VALUE as serializer KIND writes it; None when it cannot. The guard
+    compares two such hashes of one object taken in one process: pickles of one value
+    made in different processes may differ (a set's order under another hash seed;
+    strings shared or not, as interning left them after unpickling)."""
     sink = _HashingSink()
     try:
         _dump(kind, value, sink)
@@ -242,14 +229,48 @@ def _read_kind(f):
     return kind
 
 
-def read_artifact(path, hasher=None):
+def read_artifact(path):
     """The value saved in PATH (ABSENT when its variable was not bound) and the serializer
-    that wrote it; with HASHER, the payload's bytes are hashed into it as they are read."""
+    that wrote it."""
     with open(path, "rb") as f:
         kind = _read_kind(f)
         if kind == "absent":
             return ABSENT, kind
-        return _load(kind, _HashingReader(f, hasher) if hasher is not None else f), kind
+        return _load(kind, f), kind
+
+
+def bind_artifact(ns, artifact, value, members=None):
+    """Binds VALUE, read from ARTIFACT's file, in the namespace NS: the variable ARTIFACT,
+    or with MEMBERS each member of the group. A name whose value is absent is unbound.
+    Returns {name: object} of what it bound."""
+    if members is not None:
+        value = value if isinstance(value, dict) else {}
+        bound = {}
+        for member in members:
+            if member in value:
+                ns[member] = bound[member] = value[member]
+            else:
+                ns.pop(member, None)
+        return bound
+    if value is ABSENT:
+        ns.pop(artifact, None)
+        return {}
+    ns[artifact] = value
+    return {artifact: value}
+
+
+def load_artifacts(ns, paths, groups=None):
+    """Binds in NS the artifacts of PATHS ({artifact: path}), the random state last: what
+    Step.load() does, without its messages and the guard (for nb2pipe restore's notebook)."""
+    states = None
+    for artifact, path in paths.items():
+        value, _ = read_artifact(path)
+        if artifact == RANDOM_STATE:
+            states = value
+        else:
+            bind_artifact(ns, artifact, value, (groups or {}).get(artifact))
+    if isinstance(states, dict):
+        _set_rng_states(states)
 
 
 # ---------------------------------------------------------------- random states
@@ -376,7 +397,7 @@ class Step:
         self.params = {}
         self.guard = _flag("NB2PIPE_GUARD", True)
         self.strict = _flag("NB2PIPE_STRICT", False)
-        self._loaded = {}  # artifact -> (serializer, payload hash, {member: reference})
+        self._loaded = {}  # artifact -> [(variable, serializer, pickle's hash, reference)]
         self._rng_after_load = None
         if self.under_ploomber:
             pipeline_dir = os.getcwd()
@@ -460,10 +481,8 @@ class Step:
         states = None
         for artifact, producer in self.inputs.items():
             path = self.input_paths[artifact]
-            track = self.guard and artifact != RANDOM_STATE and artifact not in self.outputs
-            hasher = _hasher() if track else None
             try:
-                value, kind = read_artifact(path, hasher)
+                value, kind = read_artifact(path)
             except FileNotFoundError:
                 raise SystemExit(
                     f"nb2pipe: step {self.name!r} needs {self._describe(artifact)} from step "
@@ -479,40 +498,28 @@ class Step:
             if artifact == RANDOM_STATE:
                 states = value
                 continue
-            bound = self._bind(ns, artifact, value)
-            if track and kind != "absent":
-                refs = {}
-                for member, obj in bound.items():
-                    if artifact not in self.groups and isinstance(obj, _IMMUTABLE):
-                        continue
-                    try:
-                        refs[member] = weakref.ref(obj)
-                    except TypeError:  # lists, dicts, tuples: held until done()
-                        refs[member] = (lambda o: lambda: o)(obj)
-                if refs:
-                    self._loaded[artifact] = (kind, hasher.digest(), refs)
+            bound = bind_artifact(ns, artifact, value, self.groups.get(artifact))
+            if self.guard and artifact not in self.outputs:
+                self._track(artifact, kind, bound)
         # after the carried code: a handed-over state overrides a replayed seed
         if isinstance(states, dict):
             _set_rng_states(states)
         if self.guard:
             self._rng_after_load = _rng_snapshot()
 
-    def _bind(self, ns, artifact, value):
-        """Binds VALUE in NS; returns {name: object} of what it bound."""
-        if artifact in self.groups:
-            value = value if isinstance(value, dict) else {}
-            bound = {}
-            for member in self.groups[artifact]:
-                if member in value:
-                    ns[member] = bound[member] = value[member]
-                else:
-                    ns.pop(member, None)
-            return bound
-        if value is ABSENT:
-            ns.pop(artifact, None)
-            return {}
-        ns[artifact] = value
-        return {artifact: value}
+    def _track(self, artifact, kind, bound):
+        """Remembers, for the guard, each object loaded and the hash of its pickle."""
+        for member, obj in bound.items():
+            if isinstance(obj, _IMMUTABLE):
+                continue
+            digest = _pickled_hash(kind, obj)
+            if digest is None:
+                continue
+            try:
+                ref = weakref.ref(obj)
+            except TypeError:  # lists, dicts, tuples: held until done()
+                ref = (lambda o: lambda: o)(obj)
+            self._loaded.setdefault(artifact, []).append((member, kind, digest, ref))
 
     # ------------------------------------------------------------ save
 
@@ -625,48 +632,26 @@ class Step:
             if os.path.lexists(tmp):
                 os.remove(tmp)
 
-    def _changed(self, ns, artifact, kind, digest, refs):
-        """The names of ARTIFACT's variables whose loaded object the step changed in place."""
-        # a name bound to another object now was reassigned, not changed in place
-        alive = {}
-        for member, ref in refs.items():
-            obj = ref()
-            if obj is not None and member in ns and ns[member] is obj:
-                alive[member] = obj
-        if not alive:
-            return []
-        group = artifact in self.groups
-        if len(alive) == len(refs):
-            current = _pickled_hash(kind, alive if group else alive[artifact])
-            if current is None or current == digest:
-                return []
-        else:
-            current = None
-        # a pickle of the same value may differ (a set's order, a memo): compare with a
-        # fresh copy of the file, pickled again in this process
-        fresh, _ = read_artifact(self.input_paths[artifact])
-        if not group:
-            again = _pickled_hash(kind, fresh)
-            return [artifact] if again is not None and again != current else []
-        if current is not None:
-            again = _pickled_hash(kind, {m: fresh[m] for m in alive if m in fresh})
-            if again == current:
-                return []
+    @staticmethod
+    def _changed(ns, tracked):
+        """The variables whose loaded object the step changed in place."""
         changed = []
-        for member, obj in alive.items():
-            if member not in fresh:
+        for var, kind, digest, ref in tracked:
+            obj = ref()
+            # a name bound to another object now was reassigned, not changed in place
+            if obj is None or var not in ns or ns[var] is not obj:
                 continue
-            now, before = _pickled_hash(kind, obj), _pickled_hash(kind, fresh[member])
-            if now is not None and before is not None and now != before:
-                changed.append(member)
+            now = _pickled_hash(kind, obj)
+            if now is not None and now != digest:
+                changed.append(var)
         return changed
 
     def _run_guard(self, ns):
         reports = []
-        for artifact, (kind, digest, refs) in self._loaded.items():
+        for artifact, tracked in self._loaded.items():
             producer = self.inputs[artifact]
             cells = list(self.uses.get(artifact, []))
-            for var in self._changed(ns, artifact, kind, digest, refs):
+            for var in self._changed(ns, tracked):
                 reports.append({
                     "kind": "in-place", "variable": var, "step": self.name, "producer": producer,
                     "cells": cells,
