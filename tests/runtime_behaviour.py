@@ -357,6 +357,24 @@ def _(work):
     assert "step 'c' changed 'model' in place" in r.stderr, r.stderr
 
 
+@check("guard: matplotlib figures are not compared (savefig and reads update their caches)")
+def _(work):
+    env = {"MPLBACKEND": "Agg"}
+    groups = {"ax__fig": ["ax", "fig"]}
+    step(work, "a", outputs=["ax__fig", "points"], groups=groups, env=env, body="""
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots()
+        points = [1, 3, 2]
+        ax.plot(points)
+        """)
+    r = step(work, "b", inputs={"ax__fig": "a", "points": "a"}, groups=groups, env=env,
+             carried="import matplotlib.pyplot as plt",
+             body="ax.get_xlim()\nfig.savefig('plot.png')\npoints.append(0)")
+    assert r.stderr == ("nb2pipe: warning: step 'b' changed 'points' in place, but does not "
+                        "save it: later steps that read 'points' get the value step 'a' saved "
+                        "[guard]\n"), r.stderr
+
+
 @check("guard: a change in a large array (pickled out of the frames) is reported")
 def _(work):
     r = guard_pipeline(work, "test_df.loc[49_999, 'age'] = -1.0")

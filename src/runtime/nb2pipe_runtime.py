@@ -141,9 +141,26 @@ def _reduce_frame(frame):
     return frame.__reduce_ex__(PICKLE_PROTOCOL)
 
 
-def _dump(kind, value, f):
-    module = pickle if kind == "pickle" else _module(kind)
-    pickler = module.Pickler(f, protocol=PICKLE_PROTOCOL)
+def _not_compared():
+    return None
+
+
+class _GuardPickler(pickle.Pickler):
+    """The guard's pickler: matplotlib's objects are left out, because reading them
+    (`ax.get_xlim()`) or drawing them (`fig.savefig`) updates caches inside them."""
+
+    def reducer_override(self, obj):  # not called for str, int, list, dict, ...
+        if type(obj).__module__.startswith("matplotlib."):
+            return _not_compared, ()
+        return NotImplemented
+
+
+def _dump(kind, value, f, guard=False):
+    if kind == "pickle":
+        plotting = guard and "matplotlib" in sys.modules
+        pickler = (_GuardPickler if plotting else pickle.Pickler)(f, protocol=PICKLE_PROTOCOL)
+    else:
+        pickler = _module(kind).Pickler(f, protocol=PICKLE_PROTOCOL)
     pandas = sys.modules.get("pandas")
     if pandas is not None:
         # a dict (looked up in C for every object), on top of the serializer's own table
@@ -210,7 +227,7 @@ def _pickled_hash(kind, value):
     strings shared or not, as interning left them after unpickling)."""
     sink = _HashingSink()
     try:
-        _dump(kind, value, sink)
+        _dump(kind, value, sink, guard=True)
     except MemoryError:
         raise
     except Exception:  # noqa: BLE001 - the value cannot be pickled again: not checked
