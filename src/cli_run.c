@@ -49,6 +49,9 @@ static const char run_help[] =
     "  --python PATH        the Python to run steps with (default /usr/bin/python3)\n"
     "  --no-record          neither read nor write run records: every selected step runs\n"
     "  --wait               wait for another run of this pipeline to end instead of failing\n"
+    "  --strict             fail a step when the guard finds a value it changed in place\n"
+    "                       that it does not save (a warning otherwise)\n"
+    "  --no-guard           do not check the inputs steps change (saves a little time)\n"
     "  --json               one JSON event per line on stdout instead of text\n"
     "  -q, --quiet          print nothing but failures\n"
     "  -h, --help           show this help\n"
@@ -83,6 +86,8 @@ enum {
     OPT_RUN,
     OPT_NOTEBOOK,
     OPT_KEEP,
+    OPT_STRICT,
+    OPT_NO_GUARD,
 };
 
 static const struct option run_options[] = {
@@ -96,6 +101,8 @@ static const struct option run_options[] = {
     { "python", required_argument, NULL, OPT_PYTHON },
     { "no-record", no_argument, NULL, OPT_NO_RECORD },
     { "wait", no_argument, NULL, OPT_WAIT },
+    { "strict", no_argument, NULL, OPT_STRICT },
+    { "no-guard", no_argument, NULL, OPT_NO_GUARD },
     { "json", no_argument, NULL, OPT_JSON },
     { "quiet", no_argument, NULL, 'q' },
     { "help", no_argument, NULL, 'h' },
@@ -132,6 +139,8 @@ static int parse_run_options(int argc, char **argv, bool status_only, nb_run_opt
         case OPT_PYTHON: ro->python = optarg; break;
         case OPT_NO_RECORD: ro->no_record = true; break;
         case OPT_WAIT: ro->wait = true; break;
+        case OPT_STRICT: ro->strict = true; break;
+        case OPT_NO_GUARD: ro->no_guard = true; break;
         case OPT_JSON: ro->json = true; break;
         case 'q': ro->quiet = true; break;
         case 'h': fputs(help, stdout); status = NB_EXIT_OK; break;

@@ -66,6 +66,7 @@ typedef struct flow {
     size_t *param_of; /* by name id: parameter index + 1, or 0 */
     int *warned_generator; /* by name id: the cell whose generator was warned about */
     long *lambda_reads_for; /* by cell index: 1 + the step its lambdas' reads went to */
+    bool *warned_memo;      /* by cell index: warned about a cached function */
     code_ref *prelude;
     size_t nprelude, prelude_cap;
     bool *prelude_params; /* parameters the set-up code reads: every step gets them */
@@ -228,6 +229,32 @@ static void warn_generator(flow *f, long step, long from, size_t provider, nb_na
 
 static void use_name(flow *f, long step, size_t cell, nb_name name, const nb_provider *p);
 
+/* A function with a caching decorator carried into another step starts with an empty
+ * cache there: calls the notebook answered from the cache run again, with their side
+ * effects. Said at the using cell, once per cell. */
+static void warn_memoized(flow *f, size_t cell, size_t provider, nb_name name)
+{
+    const nb_facts *facts = &f->an->cells[provider].facts;
+    bool memoized = false;
+    for (size_t i = 0; i < facts->ndefinitions && !memoized; i++)
+        memoized = facts->definitions[i].name == name && facts->definitions[i].memoized;
+    const nb_code_cell *cc = &f->an->cells[cell];
+    if (!memoized || f->warned_memo[cell])
+        return;
+    f->warned_memo[cell] = true;
+    const nb_use *use = NULL;
+    for (size_t u = 0; u < cc->facts.nuses && !use; u++)
+        if (cc->facts.uses[u].name == name)
+            use = &cc->facts.uses[u];
+    nb_diag *d = nb_diag_add(f->diags, NB_WARNING, "stateful-function",
+                             (nb_loc){ f->an->nb->path, cc->cell->number, use ? use->line : 0,
+                                       use ? use->col : 0 },
+                             "'%s' keeps a cache (a caching decorator) that this step starts "
+                             "empty: calls the notebook answered from its cache run again here, "
+                             "side effects included", name_str(f, name));
+    nb_diag_set_source(d, cc->cell->source, cc->cell->source_len);
+}
+
 /* Whether NAME is read by one of the named functions or classes cell CC defines. */
 static bool read_by_definition(const nb_code_cell *cc, nb_name name)
 {
@@ -306,6 +333,7 @@ static void use_name(flow *f, long step, size_t cell, nb_name name, const nb_pro
     step_state *st = &f->steps[step];
     if (p->kind != NB_BIND_DATA) {
         carry_definition(f, st, provider, name);
+        warn_memoized(f, cell, provider, name);
         return;
     }
     warn_generator(f, step, from, provider, name);
@@ -1150,6 +1178,16 @@ static void build_outputs(flow *f, nb_pool *pool, const step_state *st, nb_step 
     out->ngroups = ngroups;
 }
 
+/* Whether a cell before step S's first cell seeds a global random generator: the step
+ * then starts from a state the notebook had, and the guard watches for draws. */
+static bool after_seed(const flow *f, size_t s)
+{
+    for (size_t i = 0; i < f->seg->steps[s].cells[0]; i++)
+        if (f->an->cells[i].seeds_random && !f->an->cells[i].excluded)
+            return true;
+    return false;
+}
+
 static void build_step(flow *f, nb_pipeline *p, size_t s, nb_step *out, const size_t *position)
 {
     nb_pool *pool = &p->pool;
@@ -1206,6 +1244,7 @@ static void build_step(flow *f, nb_pipeline *p, size_t s, nb_step *out, const si
     out->labels = copy_kvs(pool, seg_step->labels, seg_step->nlabels);
     out->nlabels = seg_step->nlabels;
     out->image = seg_step->image ? nb_pool_strdup(pool, seg_step->image) : NULL;
+    out->after_seed = after_seed(f, s);
     out->image_cell = seg_step->image_cell;
 }
 
@@ -1271,6 +1310,7 @@ static void release_flow(flow *f)
     free(f->param_of);
     free(f->warned_generator);
     free(f->lambda_reads_for);
+    free(f->warned_memo);
     free(f->prelude);
     free(f->prelude_params);
 }
@@ -1282,6 +1322,7 @@ nb_pipeline *nb_dataflow_build(const nb_analysis *an, const nb_segmentation *seg
     f.param_of = nb_xcalloc(nb_names_count(an->names) + 1, sizeof *f.param_of);
     f.warned_generator = nb_xcalloc(nb_names_count(an->names) + 1, sizeof *f.warned_generator);
     f.lambda_reads_for = nb_xcalloc(an->ncells + 1, sizeof *f.lambda_reads_for);
+    f.warned_memo = nb_xcalloc(an->ncells + 1, sizeof *f.warned_memo);
     collect_params(&f);
     f.prelude_params = nb_xcalloc(f.nparams + 1, sizeof *f.prelude_params);
     collect_prelude(&f);

@@ -261,17 +261,21 @@ static bool has_keyword(const ctx *c, const nb_call *call, const char *keyword)
  * module. */
 static void setattr_call(ctx *c, summary *s, const nb_call *call)
 {
+    /* setattr(module, name, value): module state, like module.name = value */
+    nb_buf path = NB_BUF_INIT;
+    bool module = call->nargs && call->args[0].name &&
+                  nb_canonical_path(c->b, name_str(c, call->args[0].name), &path) &&
+                  !nb_pyscan_is_builtin(c->b->an->scan, call->args[0].name);
+    nb_buf_release(&path);
+    if (module) {
+        s->sets_state = true;
+        s->state_what = "setattr on a module";
+        return;
+    }
     rootvec target = { 0 };
     argument_roots(c, call, 0, NB_NO_NAME, &target);
-    for (size_t i = 0; i < target.len; i++) {
-        nb_root r = target.items[i];
-        if (r >= 0 && c->b->kind[r] == NB_BIND_IMPORT && c->b->latest[r] > 0) {
-            s->dynamic = true;
-            s->dynamic_what = "setattr on a module";
-        } else {
-            root_add(&s->changed, r);
-        }
-    }
+    for (size_t i = 0; i < target.len; i++)
+        root_add(&s->changed, target.items[i]);
     rootvec_release(&target);
 }
 
@@ -391,7 +395,7 @@ static void collect(ctx *c, summary *s, const nb_effects *e, const nb_name *read
     nb_buf path = NB_BUF_INIT;
     for (size_t i = 0; i < e->nstores; i++) {
         nb_buf_reset(&path);
-        if (nb_canonical_path(c->b, e->stores[i].path, &path) && nb_known_state_store(path.data)) {
+        if (nb_canonical_path(c->b, e->stores[i].path, &path)) {
             s->sets_state = true;
             s->state_what = e->stores[i].path;
         }
@@ -529,6 +533,23 @@ typedef struct cell_run {
     size_t state_cap, files_cap;
 } cell_run;
 
+/* A class or function whose attributes change at run time (Shape.created += 1 in a
+ * method) is code to nb2pipe: each step defines it afresh. */
+static void warn_stateful_code(cell_run *r, nb_name name, int line, int col)
+{
+    const nb_bindings *b = r->c->b;
+    const nb_definition *def = nb_bound_definition(b, name);
+    if (!def || r->out->warned_stateful)
+        return;
+    r->out->warned_stateful = true;
+    nb_buf message = NB_BUF_INIT;
+    nb_buf_printf(&message, "this changes %s '%s' itself (its attributes), which every step "
+                            "defines afresh: later steps do not see the change",
+                  def->kind == NB_BIND_CLASS ? "class" : "function", name_str(r->c, name));
+    warn(r->diags, b, "stateful-code", line, col, &message);
+    nb_buf_release(&message);
+}
+
 /* One module-level call of the cell: what it changes, rebinds, links, seeds or draws;
  * the state it sets (replayed when the call is a whole statement); the files it
  * touches; code nb2pipe cannot see. */
@@ -539,6 +560,9 @@ static void cell_call(cell_run *r, const nb_call *call)
     classify_call(c, &s, call);
     nb_name by = call->callee ? call->callee : call->method;
     fold(c, r->out, &s, by, call->line, call->col);
+    for (size_t i = 0; i < s.changed.len; i++)
+        if (s.changed.items[i] >= 0)
+            warn_stateful_code(r, (nb_name)s.changed.items[i], call->line, call->col);
 
     nb_buf path = NB_BUF_INIT;
     bool library = call->path && nb_canonical_path(c->b, call->path, &path);
@@ -582,7 +606,8 @@ static void cell_call(cell_run *r, const nb_call *call)
 static void cell_store(cell_run *r, const nb_store *store)
 {
     nb_buf path = NB_BUF_INIT;
-    if (nb_canonical_path(r->c->b, store->path, &path) && nb_known_state_store(path.data)) {
+    /* os.environ[k] = v, plt.rcParams[k] = v, mymodule.TAX = 0.25: a module's state */
+    if (nb_canonical_path(r->c->b, store->path, &path)) {
         if (store->whole_stmt) {
             add_state(r->cc, r->pool, store->stmt, store->line, store->col, path.data,
                       &r->state_cap);
@@ -604,8 +629,11 @@ static void cell_mutations(cell_run *r)
     const nb_facts *f = &r->cc->facts;
     for (size_t i = 0; i < f->nmutations; i++) {
         const nb_ref *m = &f->mutations[i];
-        if (!nb_holds_data(r->c->b, m->name))
+        if (!nb_holds_data(r->c->b, m->name)) {
+            if (m->via == NB_NO_NAME && m->through == NB_NO_NAME)
+                warn_stateful_code(r, m->name, m->line, m->col);
             continue; /* plt.figure(): a module's state, not data */
+        }
         if (!method_changes_receiver(r->c, m->via) || !through_reaches(r->c, m->through))
             continue;
         touch(r->out, m->name, NB_CHANGE_DIRECT, NB_NO_NAME, m->line, m->col);

@@ -137,7 +137,7 @@ static void setup_cell(nb_buf *b, const nb_pipeline *p, const nb_step *s, const 
             nb_buf_printf(b, "%s%d", c ? ", " : "", s->inputs[i].cells[c]);
         nb_buf_puts(b, "]");
     }
-    nb_buf_puts(b, "}, workdir=");
+    nb_buf_puts(b, s->after_seed ? "}, seeded=True, workdir=" : "}, workdir=");
     py_string(b, opts && opts->workdir ? opts->workdir : ".");
     nb_buf_puts(b, ", script=globals().get(\"__file__\"))\n");
     for (size_t i = 0; i < s->nparams; i++) {
@@ -150,8 +150,6 @@ static void setup_cell(nb_buf *b, const nb_pipeline *p, const nb_step *s, const 
  * random state handed over overrides a replayed seed. A comment names the variables. */
 static void load_cell(nb_buf *b, const nb_pipeline *p, const nb_step *s)
 {
-    if (s->ninputs == 0)
-        return;
     cell_marker(b, "tags=[\"nb2pipe-load\"]");
     for (size_t i = 0; i < s->ninputs; i++) {
         const nb_input *in = &s->inputs[i];

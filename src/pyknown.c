@@ -141,6 +141,16 @@ static const char *const passthrough_methods[] = {
     "swapaxes", "transpose", "view",
 };
 
+/* Sorted. */
+static const char *const linked_results[] = {
+    "subplot_mosaic", "subplots",
+};
+
+bool nb_known_linked_results(const char *name, size_t len)
+{
+    return IN(linked_results, name, len);
+}
+
 bool nb_known_passthrough_method(const char *name, size_t len)
 {
     return IN(passthrough_methods, name, len);

@@ -1495,6 +1495,8 @@ static const nb_arg *record_args(walker *w, TSNode args, scope *sc, size_t *coun
         default:
             break;
         }
+        if (!ts_node_is_null(value) && kind(w, value) == K_IDENTIFIER)
+            a->name = name_of(w, value);
         shareset shares = { 0 };
         expr_shares(w, value, sc, &shares);
         a->shares = shares_keep(&shares, w->pool, false);
@@ -1810,15 +1812,33 @@ static void walk_parameters(walker *w, TSNode params, scope *outer, scope *fn)
     children_release(&ch);
 }
 
+/* Whether the decorator's text names a cache: functools.lru_cache, cache, memoize... */
+static bool caching_decorator(walker *w, TSNode decorator)
+{
+    uint32_t start = ts_node_start_byte(decorator), end = ts_node_end_byte(decorator);
+    static const char *const words[] = { "cache", "memo" };
+    for (size_t k = 0; k < sizeof words / sizeof *words; k++) {
+        size_t n = strlen(words[k]);
+        for (uint32_t i = start; i + n <= end; i++)
+            if (memcmp(w->text + i, words[k], n) == 0)
+                return true;
+    }
+    return false;
+}
+
 static void walk_decorators(walker *w, TSNode decorated, scope *sc)
 {
     if (ts_node_is_null(decorated))
         return;
     children ch;
     get_children(w, decorated, &ch, true);
-    for (size_t i = 0; i < ch.len && !w->failed; i++)
-        if (kind(w, ch.items[i]) == K_DECORATOR)
-            walk_named_children(w, ch.items[i], sc);
+    for (size_t i = 0; i < ch.len && !w->failed; i++) {
+        if (kind(w, ch.items[i]) != K_DECORATOR)
+            continue;
+        walk_named_children(w, ch.items[i], sc);
+        if (w->definition >= 0 && sc->kind == SCOPE_MODULE && caching_decorator(w, ch.items[i]))
+            w->definitions[w->definition].def.memoized = true;
+    }
     children_release(&ch);
 }
 
@@ -2140,6 +2160,39 @@ static bool has_splat(walker *w, const children *ch)
     return false;
 }
 
+/* A call whose results hold each other (plt.subplots(): the figure holds the axes). */
+static bool returns_linked(walker *w, TSNode value)
+{
+    if (kind(w, value) != K_CALL)
+        return false;
+    TSNode fn = field(w, value, w->scan->f.function);
+    if (!ts_node_is_null(fn) && kind(w, fn) == K_ATTRIBUTE)
+        fn = field(w, fn, w->scan->f.attribute);
+    return !ts_node_is_null(fn) && node_text_in(w, fn, nb_known_linked_results);
+}
+
+/* The names of a module-level unpacking target of one value (fig, ax =
+ * plt.subplots()) share each other's new objects: one result holds them all. */
+static void join_unpacked(walker *w, TSNode target, scope *sc)
+{
+    if (sc->kind != SCOPE_MODULE)
+        return;
+    nb_name names[16];
+    size_t n = 0;
+    children ch;
+    get_children(w, target, &ch, true);
+    for (size_t i = 0; i < ch.len && n < 16; i++)
+        if (kind(w, ch.items[i]) == K_IDENTIFIER)
+            names[n++] = name_of(w, ch.items[i]);
+    children_release(&ch);
+    for (size_t i = 0; i < n; i++) {
+        shareset *entry = sharemap_find(&sc->shares, names[i]);
+        for (size_t j = 0; entry && j < n; j++)
+            if (j != i)
+                shares_add_here(entry, names[j]);
+    }
+}
+
 /* TARGET = VALUE (VALUE already walked): `a, b = x, y` binds a to what x shares and b
  * to what y shares; otherwise every name of TARGET gets what all of VALUE shares. */
 static void bind_assigned(walker *w, TSNode target, TSNode value, scope *sc,
@@ -2161,6 +2214,8 @@ static void bind_assigned(walker *w, TSNode target, TSNode value, scope *sc,
     expr_shares(w, value, sc, &shares);
     bind_target(w, target, sc, kind_of_value, &shares);
     shares_release(&shares);
+    if (is_sequence(w, target) && !ts_node_is_null(value) && returns_linked(w, value))
+        join_unpacked(w, target, sc);
     if (sc->kind == SCOPE_MODULE && kind(w, target) == K_IDENTIFIER && !ts_node_is_null(value) &&
         kind(w, value) == K_COMPREHENSION && w->text[ts_node_start_byte(value)] == '(')
         w->defs[w->scan->defined.value[name_of(w, target)]].def.generator = true;

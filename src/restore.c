@@ -17,7 +17,9 @@
 
 /* One input of the step, as a recorded run had it. */
 typedef struct restored_input {
-    const char *var;
+    const char *var;     /* the artifact */
+    const char **takes;  /* the variables taken from a group's file, or NULL */
+    size_t ntakes;
     const char *producer;
     char *path; /* relative to the data directory */
     char hash[NB_HASH_HEX];
@@ -49,6 +51,8 @@ static int find_inputs(restore *rs)
         restored_input *in = &rs->inputs[k];
         const nb_plan_step *producer = &rs->plan.steps[step->inputs[k].producer];
         in->var = step->inputs[k].var;
+        in->takes = step->inputs[k].takes;
+        in->ntakes = step->inputs[k].ntakes;
         in->producer = producer->name;
         in->path = nb_plan_output_path(producer, in->var);
         nb_step_record record;
@@ -149,10 +153,10 @@ static void setup_cell(const restore *rs, nb_buf *out)
     nb_buf workdir = NB_BUF_INIT;
     nb_buf_printf(&workdir, "%s/%s", dir, rs->plan.workdir);
     char *workdir_abs = nb_path_absolute(workdir.data);
-    nb_buf_puts(out, "import os, pickle, sys\nsys.path.insert(0, ");
+    nb_buf_puts(out, "import os, sys\nsys.path.insert(0, ");
     py_string(out, dir);
-    nb_buf_puts(out, ")\nfrom nb2pipe_runtime import _coerce\n\n\nclass _RestoredStep:\n"
-                     "    inputs = {");
+    nb_buf_puts(out, ")\nfrom nb2pipe_runtime import _coerce, load_artifacts\n\n\n"
+                     "class _RestoredStep:\n    inputs = {");
     for (size_t k = 0; k < rs->ninputs; k++) {
         char *object = nb_runrec_object_path(rs->rec, rs->inputs[k].hash);
         char *absolute = nb_path_absolute(object);
@@ -163,17 +167,31 @@ static void setup_cell(const restore *rs, nb_buf *out)
         free(absolute);
         free(object);
     }
+    nb_buf_puts(out, "}\n    groups = {");
+    bool first = true;
+    for (size_t k = 0; k < rs->ninputs; k++) {
+        if (!rs->inputs[k].takes)
+            continue;
+        nb_buf_puts(out, first ? "" : ", ");
+        first = false;
+        py_string(out, rs->inputs[k].var);
+        nb_buf_puts(out, ": [");
+        for (size_t t = 0; t < rs->inputs[k].ntakes; t++) {
+            nb_buf_puts(out, t ? ", " : "");
+            py_string(out, rs->inputs[k].takes[t]);
+        }
+        nb_buf_puts(out, "]");
+    }
     nb_buf_puts(out, "}\n    params = ");
     nb_buf_puts(out, rs->params); /* a JSON object of strings is a Python dict literal */
-    nb_buf_puts(out, "\n\n    def load(self, var):\n"
-                     "        with open(self.inputs[var], \"rb\") as f:\n"
-                     "            return pickle.load(f)\n\n"
+    nb_buf_puts(out, "\n\n    def load(self, ns):\n"
+                     "        load_artifacts(ns, self.inputs, self.groups)\n\n"
                      "    def param(self, name, default):\n"
                      "        return _coerce(default, self.params[name]) if name in self.params "
                      "else default\n\n"
-                     "    def save(self, var, value):\n"
+                     "    def save(self, ns):\n"
                      "        pass  # a debugging session writes nothing back\n\n"
-                     "    def done(self, scope):\n"
+                     "    def done(self, ns):\n"
                      "        pass\n\n\n"
                      "_step = _RestoredStep()\nos.chdir(");
     py_string(out, workdir_abs);

@@ -286,12 +286,17 @@ static void event_start(runner *r, size_t i)
     }
 }
 
+/* The status a step's runtime exits with under --strict when the guard found something. */
+enum { NB_STEP_EXIT_GUARD = 3 };
+
 /* How a failed step failed: "exit 1", "killed by signal 9", or the reason it could not
  * run or was not accepted. */
 static const char *failure_text(runner *r, const step_run *s)
 {
     if (s->signal)
         return pool_printf(&r->pool, "killed by signal %d (%s)", s->signal, strsignal(s->signal));
+    if (s->exit_code == NB_STEP_EXIT_GUARD && s->reason)
+        return pool_printf(&r->pool, "exit %d (--strict): %s", s->exit_code, s->reason);
     if (s->exit_code > 0)
         return pool_printf(&r->pool, "exit %d", s->exit_code);
     return s->reason ? s->reason : "failed";
@@ -490,6 +495,40 @@ static void stop_running_steps(runner *r, int sig)
             kill_group(r, i, sig);
 }
 
+/* The guard's findings for step I (DATA/STEP/guard.json, written by the runtime when a
+ * step changed a loaded value in place that it does not save): printed as warnings and
+ * kept as the step's reason in its record. Returns how many. */
+static size_t report_guard(runner *r, size_t i)
+{
+    step_run *s = &r->steps[i];
+    const char *name = r->plan.steps[i].name;
+    nb_buf path = NB_BUF_INIT;
+    nb_buf_printf(&path, "%s/%s/guard.json", r->plan.data_dir, name);
+    json_t *reports = json_load_file(path.data, 0, NULL);
+    nb_buf_release(&path);
+    size_t n = json_is_array(reports) ? json_array_size(reports) : 0;
+    nb_buf reason = NB_BUF_INIT;
+    for (size_t k = 0; k < n; k++) {
+        const char *message = json_string_value(json_object_get(json_array_get(reports, k), "message"));
+        if (!message)
+            continue;
+        if (r->opts->json) {
+            json_event(r, json_pack("{s:s, s:s, s:s}", "event", "guard", "step", name, "message",
+                                    message));
+        } else if (!r->opts->quiet) {
+            clear_status_line(r);
+            fprintf(r->out, "warning     %-24s %s\n", name, message);
+            show_status_line(r);
+        }
+        nb_buf_printf(&reason, "%s%s", reason.len ? "; " : "guard: ", message);
+    }
+    if (reason.len)
+        s->reason = pool_printf(&r->pool, "%s", reason.data);
+    nb_buf_release(&reason);
+    json_decref(reports);
+    return n;
+}
+
 /* A child ended with wait status STATUS. */
 static void step_exited(runner *r, size_t i, int status)
 {
@@ -499,6 +538,8 @@ static void step_exited(runner *r, size_t i, int status)
     s->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     s->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     kill_group(r, i, SIGKILL); /* anything it started and left behind */
+    if (!s->signal && (s->exit_code == 0 || s->exit_code == NB_STEP_EXIT_GUARD))
+        report_guard(r, i);
     if (r->interrupt || (r->stopping && s->exit_code != 0))
         finish_step(r, i, STEP_INTERRUPTED,
                     r->interrupt ? pool_printf(&r->pool, "stopped by %s", strsignal(r->interrupt))
@@ -872,6 +913,10 @@ int nb_run(const nb_run_opts *opts, nb_diags *diags, FILE *out)
     /* steps run headless and leave no byte code behind in the pipeline directory */
     setenv("PYTHONDONTWRITEBYTECODE", "1", 0);
     setenv("MPLBACKEND", "Agg", 0);
+    if (opts->strict)
+        setenv("NB2PIPE_STRICT", "1", 1);
+    if (opts->no_guard)
+        setenv("NB2PIPE_GUARD", "0", 1);
     if (opts->json)
         json_event(&r, json_pack("{s:s, s:s, s:i}", "event", "begin", "dir", opts->dir, "jobs",
                                  r.jobs));

@@ -75,6 +75,9 @@ static bool load_step(nb_plan *plan, size_t i, json_t *entry)
         if (at < 0 || !nb_path_is_safe(var))
             return false;
         step->inputs[k].var = nb_pool_strdup(&plan->pool, var);
+        json_t *takes = json_object_get(json_object_get(entry, "takes"), var);
+        if (takes && !(step->inputs[k].takes = string_list(plan, takes, &step->inputs[k].ntakes)))
+            return false;
         step->inputs[k++].producer = (size_t)at;
     }
     step->outputs = string_list(plan, json_object_get(entry, "outputs"), &step->noutputs);

@@ -88,6 +88,11 @@ def check(binary, spec):
         manifest = json.load(open(os.path.join(work, "pipe", "nb2pipe.lock.json"), encoding="utf-8"))
         owner = step_cells(os.path.join(work, "pipe"), manifest)
         outputs = {s["name"]: s["outputs"] for s in manifest["pipeline"]["steps"]}
+        groups = {s["name"]: s.get("groups", {}) for s in manifest["pipeline"]["steps"]}
+        # the pipeline's own reader: groups, serializer headers, absent values
+        sys.path.insert(0, os.path.join(work, "pipe"))
+        sys.modules.pop("nb2pipe_runtime", None)
+        import nb2pipe_runtime as runtime
         analysis = json.loads(run([binary, "analyze", "--json", "--python", name], work).stdout)
         raw = json.load(open(os.path.join(work, name), encoding="utf-8"))
         tags = [c.get("metadata", {}).get("tags", []) for c in raw["cells"]]
@@ -116,14 +121,22 @@ def check(binary, spec):
                 for step, last in last_cell.items():
                     if last != key:
                         continue
-                    for var in outputs[step]:
-                        path = os.path.join(work, "pipe", "output", step, var + ".pkl")
-                        with open(path, "rb") as f:
-                            saved = pickle.load(f)
-                        if not same(module.__dict__[var], saved):
-                            return f"step {step}: {var} differs from the notebook's value"
-                        compared += 1
+                    for artifact in outputs[step]:
+                        if artifact == "random-state":
+                            continue
+                        path = os.path.join(work, "pipe", "output", step, artifact + ".pkl")
+                        saved, _ = runtime.read_artifact(path)
+                        members = groups[step].get(artifact)
+                        values = saved if members else {artifact: saved}
+                        for var, value in values.items():
+                            if value is runtime.ABSENT:
+                                if var in module.__dict__:
+                                    return f"step {step}: {var} saved as absent, the notebook has it"
+                            elif not same(module.__dict__[var], value):
+                                return f"step {step}: {var} differs from the notebook's value"
+                            compared += 1
         finally:
+            sys.path.remove(os.path.join(work, "pipe"))
             sys.modules["__main__"] = saved_main
             os.chdir(saved_cwd)
             if not had_display:

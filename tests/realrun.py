@@ -53,7 +53,7 @@ ROLE_TAGS = {"skip", "imports", "functions", "pipeline-parameters", "parameters"
 # cannot see, state it does not replay, values it cannot carry); only these excuse a
 # difference. The others (an unused step, a star import, the order of file access) do not.
 VALUE_WARNINGS = {"dynamic-code", "state-not-replayed", "unpicklable", "global-in-function",
-                  "stateful-function", "unsupported-magic"}
+                  "stateful-function", "stateful-code", "unsupported-magic"}
 
 # The oracle: a helper and one try/except per name, so that a name the notebook ends
 # without is recorded as absent rather than failing. Everything it binds starts with
@@ -240,14 +240,17 @@ def written_and_read(source):
             written.add(root(node.func.value))
         elif isinstance(node, ast.Global):
             written.update(node.names)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            written.add(node.name)
     written.discard(None)
     return written, read
 
 
-def taint(cells, warnings):
+def taint(cells, warnings, changed):
     """Names whose values may differ because of something nb2pipe warned about: what a
-    warned cell writes, and what any later cell writes from a tainted name. Returns
-    {name: the warning it traces back to}."""
+    warned cell writes, and what any later cell writes from a tainted name. CHANGED adds,
+    per cell number, what nb2pipe's analysis says the cell changes inside the functions
+    it calls (ast cannot see into calls). Returns {name: the warning it traces back to}."""
     warned = {}
     for cell, line, message, code in warnings:
         warned.setdefault(cell, f"cell {cell}:{line}: {message} [{code}]")
@@ -256,6 +259,7 @@ def taint(cells, warnings):
         if cell.cell_type != "code":
             continue
         written, read = written_and_read(cell.source)
+        written |= changed.get(number, set())
         cause = warned.get(number) or next((tainted[n] for n in sorted(read) if n in tainted), None)
         if cause:
             for name in written:
@@ -364,6 +368,13 @@ def run_pipeline(binary, case, nb, work, mode):
     conv = subprocess.run([binary, "convert", path, "-o", pipe, "--split", split],
                           env=env, capture_output=True, text=True, timeout=300)
     warnings = parse_warnings(conv.stderr)
+    analysis = subprocess.run([binary, "analyze", "--json", path], env=env, capture_output=True,
+                              text=True, timeout=300)
+    changed = {}
+    if analysis.returncode == 0:
+        for c in json.loads(analysis.stdout)["cells"]:
+            changed[c["cell"]] = {m["name"] for m in c.get("mutations", []) + c.get("rebinds", [])}
+    warnings = (warnings, changed)
     if conv.returncode != 0:
         errors = [l for l in conv.stderr.splitlines() if ": error: " in l]
         return None, warnings, "convert refused: " + "; ".join(errors[:3])
@@ -415,8 +426,8 @@ def check(binary, case, modes, keep):
         stable = {k: v for k, v in refs[0].items() if refs[1].get(k) == v}
         results = {}
         for mode in modes:
-            got, warnings, err = run_pipeline(binary, case, nb, work, mode)
-            tainted = taint(nb.cells, warnings)
+            got, (warnings, changed), err = run_pipeline(binary, case, nb, work, mode)
+            tainted = taint(nb.cells, warnings, changed)
             if isinstance(err, tuple):  # the run failed: warned about, or not
                 message, cells = err
                 warned = {c for c, _, _, _ in warnings}

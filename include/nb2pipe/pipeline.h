@@ -93,6 +93,7 @@ typedef struct nb_step {
     size_t nmetrics;
     const nb_kv *limits; /* resource -> quantity from `limit:` tags (cpu, memory, ...) */
     size_t nlimits;
+    bool after_seed;     /* an earlier cell seeds a global random generator */
     const char *image;   /* from an `image:` tag, or NULL for the pipeline's image */
     int image_cell;      /* the cell of that tag */
     const nb_kv *annotations;

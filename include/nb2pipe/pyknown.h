@@ -31,6 +31,10 @@ bool nb_known_passthrough_builtin(const char *name, size_t len);
  * memory (np.asarray(x), np.reshape(a, ...), pd.DataFrame(arr), itertools.chain(a, b)). */
 bool nb_known_passthrough_method(const char *name, size_t len);
 
+/* A function (by its last name) whose results hold each other: `fig, ax =
+ * plt.subplots()` gives axes that belong to the figure. */
+bool nb_known_linked_results(const char *name, size_t len);
+
 /* A library function, by canonical dotted path ("numpy.asarray"), whose result may
  * share its arguments' memory; other library functions return new objects. */
 bool nb_known_passthrough_function(const char *path);

@@ -102,6 +102,7 @@ typedef struct nb_import {
 /* An argument of a call. */
 typedef struct nb_arg {
     nb_name keyword;     /* NB_NO_NAME for a positional argument */
+    nb_name name;        /* the argument when it is a plain name, else NB_NO_NAME */
     nb_shares shares;    /* what its value may share */
     const char *literal; /* the value of a plain string literal, else NULL */
 } nb_arg;
@@ -183,6 +184,8 @@ typedef struct nb_definition {
     const nb_method *methods; /* classes: the methods defined in the class body */
     size_t nmethods;
     bool generator;           /* functions: the body yields, so a call makes a generator */
+    bool memoized;            /* functions: a caching decorator (functools.lru_cache...)
+                                 keeps state in the function object */
 } nb_definition;
 
 /* A top-level statement: its whole lines, and whether it is code. */

@@ -24,6 +24,8 @@ typedef struct nb_run_opts {
     bool fail_fast;    /* on a failure, stop every running step */
     bool no_record;    /* neither read nor write run records (every selected step runs) */
     bool wait;         /* wait for another run of the same pipeline instead of failing */
+    bool strict;       /* a guard report fails its step (NB2PIPE_STRICT=1) */
+    bool no_guard;     /* steps skip the guard (NB2PIPE_GUARD=0) */
     bool quiet;        /* nothing on success but errors */
     bool json;         /* one JSON event per line instead of text */
 } nb_run_opts;

@@ -13,8 +13,11 @@
 
 /* A value a step reads: variable VAR saved by step PRODUCER (an index into the plan). */
 typedef struct nb_plan_input {
-    const char *var;
+    const char *var;     /* the artifact: a variable, a group's file, "random-state" */
     size_t producer;
+    const char **takes;  /* the variables the step takes from a group's file; NULL when
+                            the artifact is the one variable VAR */
+    size_t ntakes;
 } nb_plan_input;
 
 typedef struct nb_plan_step {

@@ -155,6 +155,29 @@ class _GuardPickler(pickle.Pickler):
         return NotImplemented
 
 
+# A view is saved with its base when the base is at most this many times larger (or
+# small anyway): saving a 10-row slice of a large array must not save the large array.
+VIEW_BASE_RATIO = 4
+VIEW_BASE_SMALL = 64 << 20
+
+
+def _reduce_array(array):
+    """A numpy view (arr[:, 1], a.T, a.ravel(), a.reshape(...)) pickles as its base and
+    where it lies in it, so that views and their base saved in one file share memory
+    again when loaded, as they did in the notebook; other arrays pickle as usual."""
+    import numpy
+    base = array
+    while isinstance(base.base, numpy.ndarray):
+        base = base.base
+    if (base is array or array.dtype.hasobject or base.dtype.hasobject
+            or not (base.flags.c_contiguous or base.flags.f_contiguous)
+            or (base.nbytes > VIEW_BASE_RATIO * array.nbytes and base.nbytes > VIEW_BASE_SMALL)):
+        return array.__reduce_ex__(PICKLE_PROTOCOL)
+    offset = array.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+    # numpy.ndarray(shape, dtype, buffer, offset, strides): loads wherever numpy does
+    return (numpy.ndarray, (array.shape, array.dtype, base, offset, array.strides))
+
+
 def _dump(kind, value, f, guard=False):
     if kind == "pickle":
         plotting = guard and "matplotlib" in sys.modules
@@ -162,10 +185,14 @@ def _dump(kind, value, f, guard=False):
     else:
         pickler = _module(kind).Pickler(f, protocol=PICKLE_PROTOCOL)
     pandas = sys.modules.get("pandas")
-    if pandas is not None:
+    numpy = sys.modules.get("numpy")
+    if pandas is not None or numpy is not None:
         # a dict (looked up in C for every object), on top of the serializer's own table
         table = dict(getattr(pickler, "dispatch_table", copyreg.dispatch_table))
-        table[pandas.DataFrame] = _reduce_frame
+        if pandas is not None:
+            table[pandas.DataFrame] = _reduce_frame
+        if numpy is not None:
+            table[numpy.ndarray] = _reduce_array
         pickler.dispatch_table = table
     pickler.dump(value)
 
@@ -403,13 +430,14 @@ def _cells(cells):
 
 class Step:
     def __init__(self, name, upstream, product, inputs=None, outputs=(), metrics=(),
-                 workdir=".", script=None, groups=None, uses=None):
+                 workdir=".", script=None, groups=None, uses=None, seeded=False):
         self.name = name
         self.inputs = dict(inputs or {})
         self.outputs = list(outputs)
         self.metrics = list(metrics)
         self.groups = {artifact: list(members) for artifact, members in (groups or {}).items()}
         self.uses = dict(uses or {})
+        self.seeded = seeded  # an earlier cell of the notebook seeded a global generator
         self.under_ploomber = isinstance(product, dict)
         self.params = {}
         self.guard = _flag("NB2PIPE_GUARD", True)
@@ -676,7 +704,7 @@ class Step:
                                f"does not save it: later steps that read {var!r} get the value "
                                f"step {producer!r} saved [guard]"})
         self._loaded = {}
-        seeded = RANDOM_STATE in self.inputs or _flag("NB2PIPE_RANDOM_SEEDED", False)
+        seeded = RANDOM_STATE in self.inputs or self.seeded or _flag("NB2PIPE_RANDOM_SEEDED", False)
         if RANDOM_STATE not in self.outputs and seeded and self._rng_after_load is not None:
             drawn = _rng_drawn(self._rng_after_load, _rng_snapshot())
             if drawn:
