@@ -5,6 +5,7 @@
 #include "resolve.h"
 
 #include "nb2pipe/pydist.h"
+#include "nb2pipe/pyknown.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -501,6 +502,36 @@ static void bind_star_exports(resolver *r, const nb_code_cell *cc)
     }
 }
 
+/* The names CC binds to values nothing can pickle: generator expressions, calls of
+ * generator functions, library objects known not to pickle (xgboost.DMatrix). Decided
+ * with the bindings before the cell (its own functions included). */
+static void find_unpicklable(resolver *r, nb_code_cell *cc)
+{
+    const nb_facts *f = &cc->facts;
+    nb_unpicklable *found = nb_pool_alloc(&r->an->pool, (f->ndefs + 1) * sizeof *found);
+    size_t n = 0;
+    nb_buf path = NB_BUF_INIT;
+    for (size_t i = 0; i < f->ndefs; i++) {
+        const nb_def *d = &f->defs[i];
+        const char *what = d->generator ? "a generator" : NULL;
+        for (size_t j = 0; j < d->shares.n && !what; j++) {
+            const nb_definition *def = d->shares.items[j].root == NB_ROOT_NONE
+                                           ? nb_bound_definition(&r->b, d->shares.items[j].via)
+                                           : NULL;
+            if (def && def->generator)
+                what = "a generator";
+        }
+        if (!what && d->made_by && nb_canonical_path(&r->b, d->made_by, &path) &&
+            nb_known_unpicklable(path.data))
+            what = nb_pool_strdup(&r->an->pool, path.data);
+        if (what)
+            found[n++] = (nb_unpicklable){ d->name, d->line, d->col, what };
+    }
+    nb_buf_release(&path);
+    cc->unpicklable = found;
+    cc->nunpicklable = n;
+}
+
 static void resolve_cell(resolver *r, nb_code_cell *cc, uint8_t *bound_here)
 {
     nb_analysis *an = r->an;
@@ -588,6 +619,7 @@ static void resolve_cell(resolver *r, nb_code_cell *cc, uint8_t *bound_here)
         r->dynamic_cell = number;
     bind_star_exports(r, cc);
     record_groups(r, cc);
+    find_unpicklable(r, cc);
     nb_cell_effects_release(&eff);
 }
 

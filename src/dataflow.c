@@ -11,6 +11,7 @@
 typedef struct code_ref {
     size_t cell; /* index into nb_analysis.cells */
     long stmt;
+    bool after_load; /* a replayed statement that reads values the step loads */
 } code_ref;
 
 typedef struct input_ref {
@@ -64,7 +65,7 @@ typedef struct flow {
     param_source *params; /* of each parameter */
     size_t nparams, params_cap;
     size_t *param_of; /* by name id: parameter index + 1, or 0 */
-    int *warned_generator; /* by name id: the cell whose generator was warned about */
+    int *warned_generator; /* by name id: the cell whose unpicklable value was warned about */
     long *lambda_reads_for; /* by cell index: 1 + the step its lambdas' reads went to */
     bool *warned_memo;      /* by cell index: warned about a cached function */
     code_ref *prelude;
@@ -93,7 +94,7 @@ static nb_loc loc_of(const flow *f, size_t cell)
 static void add_code(code_ref **items, size_t *n, size_t *cap, size_t cell, long stmt)
 {
     *items = nb_xgrow(*items, cap, *n + 1, sizeof **items);
-    (*items)[(*n)++] = (code_ref){ cell, stmt };
+    (*items)[(*n)++] = (code_ref){ cell, stmt, false };
 }
 
 static void add_name(nb_name **items, size_t *n, size_t *cap, nb_name name)
@@ -191,38 +192,24 @@ static void carry_star_imports(flow *f, step_state *st, size_t provider)
     }
 }
 
-/* Whether a notebook function named NAME, defined before cell BEFORE, yields. */
-static bool generator_function(const flow *f, nb_name name, size_t before)
-{
-    for (size_t c = before + 1; c-- > 0;) {
-        const nb_facts *facts = &f->an->cells[c].facts;
-        for (size_t i = 0; i < facts->ndefinitions; i++)
-            if (facts->definitions[i].name == name)
-                return facts->definitions[i].generator;
-    }
-    return false;
-}
-
-/* A generator cannot cross a step boundary: nothing pickles it. Say so where it is made
- * (once per value), so that a run failing on it was warned about. */
-static void warn_generator(flow *f, long step, long from, size_t provider, nb_name name)
+/* A value nothing can pickle (a generator, an xgboost.DMatrix) cannot cross a step
+ * boundary. Say so where it is made (once per value), so that a run failing on it was
+ * warned about. */
+static void warn_unpicklable(flow *f, long step, long from, size_t provider, nb_name name)
 {
     const nb_code_cell *cc = &f->an->cells[provider];
-    const nb_def *def = nb_code_cell_def(cc, name);
-    if (!def)
-        return;
-    bool generator = def->generator;
-    for (size_t i = 0; i < def->shares.n && !generator; i++)
-        generator = def->shares.items[i].root == NB_ROOT_NONE &&
-                    generator_function(f, def->shares.items[i].via, provider);
-    if (!generator || f->warned_generator[name] == cc->cell->number)
+    const nb_unpicklable *bad = NULL;
+    for (size_t i = 0; i < cc->nunpicklable && !bad; i++)
+        if (cc->unpicklable[i].name == name)
+            bad = &cc->unpicklable[i];
+    if (!bad || f->warned_generator[name] == cc->cell->number)
         return;
     f->warned_generator[name] = cc->cell->number;
     nb_diag *d = nb_diag_add(f->diags, NB_WARNING, "unpicklable", (nb_loc){ f->an->nb->path,
-                             cc->cell->number, def->line, def->col },
-                             "'%s' is a generator, which no serializer can save: step '%s' "
-                             "cannot load it from step '%s'; keep the cells that make and use "
-                             "it in one step", name_str(f, name), f->seg->steps[step].name,
+                             cc->cell->number, bad->line, bad->col },
+                             "'%s' holds a value no serializer can save (%s): step '%s' cannot "
+                             "load it from step '%s'; keep the cells that make and use it in "
+                             "one step", name_str(f, name), bad->what, f->seg->steps[step].name,
                              f->seg->steps[from].name);
     nb_diag_set_source(d, cc->cell->source, cc->cell->source_len);
 }
@@ -336,7 +323,7 @@ static void use_name(flow *f, long step, size_t cell, nb_name name, const nb_pro
         warn_memoized(f, cell, provider, name);
         return;
     }
-    warn_generator(f, step, from, provider, name);
+    warn_unpicklable(f, step, from, provider, name);
     carry_lambda_reads(f, step, provider);
     st->inputs = nb_xgrow(st->inputs, &st->inputs_cap, st->ninputs + 1, sizeof *st->inputs);
     st->inputs[st->ninputs++] = (input_ref){ name, name_str(f, name), (size_t)from, cell, p->cell,
@@ -603,8 +590,14 @@ static void replay_state(flow *f)
                     continue;
                 replay carry = { (long)t, i, NB_NO_NAME };
                 statement_names(f, cc, stmt, carry_own_code, &carry);
-                add_code(&f->steps[t].code, &f->steps[t].ncode, &f->steps[t].code_cap, i, (long)stmt);
+                step_state *st = &f->steps[t];
+                size_t inputs = st->ninputs;
+                add_code(&st->code, &st->ncode, &st->code_cap, i, (long)stmt);
                 use_statement(f, (long)t, i, stmt);
+                /* pd.options.display.max_rows = PREVIOUS: after PREVIOUS is loaded */
+                for (size_t c = 0; c < st->ncode; c++)
+                    if (st->code[c].cell == i && st->code[c].stmt == (long)stmt)
+                        st->code[c].after_load = st->ninputs > inputs;
             }
         }
     }
@@ -833,9 +826,12 @@ static void settle_steps(flow *f)
         if (st->ncode) {
             qsort(st->code, st->ncode, sizeof *st->code, compare_code);
             size_t n = 1;
-            for (size_t i = 1; i < st->ncode; i++)
+            for (size_t i = 1; i < st->ncode; i++) {
                 if (compare_code(&st->code[i], &st->code[n - 1]) != 0)
                     st->code[n++] = st->code[i];
+                else
+                    st->code[n - 1].after_load |= st->code[i].after_load;
+            }
             st->ncode = n;
         }
     }
@@ -1039,7 +1035,7 @@ static nb_code code_text(flow *f, nb_pool *pool, const code_ref *ref, nb_buf *fu
     if (text.len && text.data[text.len - 1] != '\n')
         nb_buf_putc(&text, '\n');
     nb_code code = { cc->cell->number, cc->cell->id ? nb_pool_strdup(pool, cc->cell->id) : NULL,
-                     nb_pool_strndup(pool, text.data, text.len) };
+                     nb_pool_strndup(pool, text.data, text.len), ref->after_load };
     nb_buf_release(&text);
     return code;
 }
@@ -1188,6 +1184,22 @@ static bool after_seed(const flow *f, size_t s)
     return false;
 }
 
+/* What the step's cells change in place, and whether they draw from a seeded global
+ * generator: the guard does not report what the analysis knew. */
+static void step_changes(flow *f, nb_pool *pool, const nb_segment_step *seg_step, nb_step *out)
+{
+    nb_name *names = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t i = 0; i < seg_step->ncells; i++) {
+        const nb_code_cell *cc = &f->an->cells[seg_step->cells[i]];
+        out->draws = out->draws || cc->draws_random;
+        for (size_t t = 0; t < cc->ntouches; t++)
+            add_name(&names, &n, &cap, cc->touches[t].name);
+    }
+    out->changes = pool_names(f, pool, names, n, &out->nchanges);
+    free(names);
+}
+
 static void build_step(flow *f, nb_pipeline *p, size_t s, nb_step *out, const size_t *position)
 {
     nb_pool *pool = &p->pool;
@@ -1214,7 +1226,7 @@ static void build_step(flow *f, nb_pipeline *p, size_t s, nb_step *out, const si
 
     nb_code *cells = nb_pool_alloc(pool, (seg_step->ncells + 1) * sizeof *cells);
     for (size_t i = 0; i < seg_step->ncells; i++)
-        cells[i] = code_text(f, pool, &(code_ref){ seg_step->cells[i], -1 }, &future);
+        cells[i] = code_text(f, pool, &(code_ref){ seg_step->cells[i], -1, false }, &future);
     out->cells = cells;
     out->ncells = seg_step->ncells;
     out->future = split_lines(pool, &future, &out->nfuture);
@@ -1245,6 +1257,7 @@ static void build_step(flow *f, nb_pipeline *p, size_t s, nb_step *out, const si
     out->nlabels = seg_step->nlabels;
     out->image = seg_step->image ? nb_pool_strdup(pool, seg_step->image) : NULL;
     out->after_seed = after_seed(f, s);
+    step_changes(f, pool, seg_step, out);
     out->image_cell = seg_step->image_cell;
 }
 

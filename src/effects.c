@@ -550,6 +550,54 @@ static void warn_stateful_code(cell_run *r, nb_name name, int line, int col)
     nb_buf_release(&message);
 }
 
+/* Packages that do not import these submodules themselves: `import matplotlib` then
+ * `matplotlib.pyplot.show()` works only after something else imported pyplot. */
+static bool lazy_submodule(const char *canonical, size_t *prefix_len)
+{
+    static const char *const packages[] = { "concurrent.", "email.", "importlib.",
+                                            "matplotlib.", "scipy.", "sklearn.", "urllib.",
+                                            "xml." };
+    for (size_t i = 0; i < sizeof packages / sizeof *packages; i++) {
+        size_t n = strlen(packages[i]);
+        if (strncmp(canonical, packages[i], n) != 0)
+            continue;
+        const char *dot = strchr(canonical + n, '.');
+        *prefix_len = dot ? (size_t)(dot - canonical) : strlen(canonical);
+        return true;
+    }
+    return false;
+}
+
+/* Whether some cell imports module MODULE (LEN bytes) or one below it. */
+static bool notebook_imports(const nb_analysis *an, const char *module, size_t len)
+{
+    for (size_t c = 0; c < an->ncells; c++)
+        for (size_t i = 0; i < an->cells[c].facts.nimports; i++) {
+            const char *m = an->cells[c].facts.imports[i].module;
+            if (strncmp(m, module, len) == 0 && (m[len] == '\0' || m[len] == '.'))
+                return true;
+        }
+    return false;
+}
+
+/* `matplotlib.pyplot.show()` after a plain `import matplotlib`, with no cell importing
+ * matplotlib.pyplot: the notebook found it because a library imported it as a side
+ * effect; a step may not. */
+static void warn_implicit_submodule(cell_run *r, const nb_call *call, const char *canonical)
+{
+    size_t len;
+    if (!call->path || strcmp(call->path, canonical) != 0 || !lazy_submodule(canonical, &len) ||
+        notebook_imports(r->c->b->an, canonical, len) || r->out->warned_submodule)
+        return;
+    r->out->warned_submodule = true;
+    nb_buf message = NB_BUF_INIT;
+    nb_buf_printf(&message, "no cell imports %.*s: this works only if a library imported it "
+                            "before, which a later step may not do; add `import %.*s`",
+                  (int)len, canonical, (int)len, canonical);
+    warn(r->diags, r->c->b, "implicit-import", call->line, call->col, &message);
+    nb_buf_release(&message);
+}
+
 /* One module-level call of the cell: what it changes, rebinds, links, seeds or draws;
  * the state it sets (replayed when the call is a whole statement); the files it
  * touches; code nb2pipe cannot see. */
@@ -595,6 +643,8 @@ static void cell_call(cell_run *r, const nb_call *call)
     }
     nb_buf_release(&message);
 
+    if (library)
+        warn_implicit_submodule(r, call, path.data);
     nb_file_access access;
     if (nb_fileio_of_call(call, library ? path.data : NULL, c->b->an->names, r->pool, &access))
         add_file(r->cc, r->pool, &access, &r->files_cap);

@@ -137,7 +137,15 @@ static void setup_cell(nb_buf *b, const nb_pipeline *p, const nb_step *s, const 
             nb_buf_printf(b, "%s%d", c ? ", " : "", s->inputs[i].cells[c]);
         nb_buf_puts(b, "]");
     }
-    nb_buf_puts(b, s->after_seed ? "}, seeded=True, workdir=" : "}, workdir=");
+    nb_buf_puts(b, "}, ");
+    if (s->nchanges) {
+        nb_buf_puts(b, "changes=");
+        py_list(b, s->changes, s->nchanges);
+        nb_buf_puts(b, ", ");
+    }
+    if (s->after_seed)
+        nb_buf_puts(b, s->draws ? "seeded=True, draws=True, " : "seeded=True, ");
+    nb_buf_puts(b, "workdir=");
     py_string(b, opts && opts->workdir ? opts->workdir : ".");
     nb_buf_puts(b, ", script=globals().get(\"__file__\"))\n");
     for (size_t i = 0; i < s->nparams; i++) {
@@ -164,19 +172,24 @@ static void load_cell(nb_buf *b, const nb_pipeline *p, const nb_step *s)
     nb_buf_puts(b, "_step.load(globals())\n");
 }
 
-/* Code from other cells: consecutive pieces of one cell share one marker. */
-static void carried_cells(nb_buf *b, const nb_step *s)
+/* Code from other cells, before or after the load (AFTER_LOAD): consecutive pieces of
+ * one cell share one marker. */
+static void carried_cells(nb_buf *b, const nb_step *s, bool after_load)
 {
     nb_buf title = NB_BUF_INIT;
+    const nb_code *previous = NULL;
     for (size_t i = 0; i < s->ncarried; i++) {
         const nb_code *code = &s->carried[i];
-        if (i == 0 || s->carried[i - 1].cell != code->cell) {
+        if (code->after_load != after_load)
+            continue;
+        if (!previous || previous->cell != code->cell) {
             nb_buf_reset(&title);
             nb_buf_puts(&title, "code from ");
             cell_name(&title, code);
             cell_marker(b, title.data);
         }
         nb_buf_puts(b, code->text);
+        previous = code;
     }
     nb_buf_release(&title);
 }
@@ -217,8 +230,9 @@ static void step_script(const nb_pipeline *p, const nb_step *s, const nb_emit_op
         nb_buf_printf(b, "%s\n", s->future[i]);
     parameters_cell(b, p, s);
     setup_cell(b, p, s, opts);
-    carried_cells(b, s);
+    carried_cells(b, s, false);
     load_cell(b, p, s);
+    carried_cells(b, s, true);
     own_cells(b, s);
     save_cell(b, s);
 }

@@ -317,6 +317,18 @@ bool nb_known_drawing_method(const char *name, size_t len)
     return IN(drawing_methods, name, len);
 }
 
+/* Sorted. */
+static const char *const unpicklable_makers[] = {
+    "concurrent.futures.ProcessPoolExecutor", "concurrent.futures.ThreadPoolExecutor",
+    "multiprocessing.Pool", "psycopg2.connect", "pymysql.connect", "socket.socket",
+    "sqlalchemy.create_engine", "sqlite3.connect", "xgboost.DMatrix", "xgboost.core.DMatrix",
+};
+
+bool nb_known_unpicklable(const char *path)
+{
+    return IN(unpicklable_makers, path, strlen(path));
+}
+
 /* ---- Files ------------------------------------------------------------------------- */
 
 typedef struct file_entry {

@@ -760,6 +760,7 @@ static void module_bind(walker *w, nb_name name, TSNode at, nb_binding_kind kind
     e->def.kind = kind;
     e->def.stmt = w->stmt;
     e->def.generator = false;
+    e->def.made_by = NULL;
     if (kind != NB_BIND_DATA && w->stmt_kind == NB_BIND_DATA)
         w->stmt_kind = kind;
     w->stmt_defs = nb_xgrow(w->stmt_defs, &w->stmt_defs_cap, w->nstmt_defs + 1,
@@ -1312,8 +1313,11 @@ static void record_store(walker *w, TSNode target, TSNode object, scope *sc)
 {
     const char *path = chain_path(w, object);
     TSNode root = chain_root(w, object);
-    if (!path || ts_node_is_null(root) || bound_entry(sc, name_of(w, root)))
+    if (!path || ts_node_is_null(root))
         return;
+    nb_name name = name_of(w, root);
+    if (bound_entry(sc, name) && !is_code_here(w, sc, name))
+        return; /* an object the code made itself */
     nb_store store = { .path = path, .stmt = w->stmt };
     position(w, target, &store.line, &store.col);
     store.whole_stmt = sc->kind == SCOPE_MODULE && !ts_node_is_null(w->top_target) &&
@@ -2216,9 +2220,12 @@ static void bind_assigned(walker *w, TSNode target, TSNode value, scope *sc,
     shares_release(&shares);
     if (is_sequence(w, target) && !ts_node_is_null(value) && returns_linked(w, value))
         join_unpacked(w, target, sc);
-    if (sc->kind == SCOPE_MODULE && kind(w, target) == K_IDENTIFIER && !ts_node_is_null(value) &&
-        kind(w, value) == K_COMPREHENSION && w->text[ts_node_start_byte(value)] == '(')
-        w->defs[w->scan->defined.value[name_of(w, target)]].def.generator = true;
+    if (sc->kind == SCOPE_MODULE && kind(w, target) == K_IDENTIFIER && !ts_node_is_null(value)) {
+        nb_def *def = &w->defs[w->scan->defined.value[name_of(w, target)]].def;
+        def->generator = kind(w, value) == K_COMPREHENSION && w->text[ts_node_start_byte(value)] == '(';
+        def->made_by = kind(w, value) == K_CALL
+                           ? chain_path(w, field(w, value, w->scan->f.function)) : NULL;
+    }
 }
 
 static void walk_assignment(walker *w, TSNode node, scope *sc)

@@ -162,6 +162,11 @@ int nb_segment_roles(const nb_analysis *an, nb_segmentation *seg, nb_diags *diag
             default: break;
             }
         }
+        /* a parameters cell that assigns no literal (papermill's tag on `df.plot()`)
+         * holds no parameters: it runs where it is, as any cell */
+        if (role == NB_ROLE_PARAMETERS && an->cells[i].facts.parsed &&
+            an->cells[i].facts.nliterals == 0)
+            role = NB_ROLE_STEP;
         seg->roles[i] = role;
     }
     return status;

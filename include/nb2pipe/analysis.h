@@ -79,6 +79,13 @@ typedef struct nb_group_entry {
     uint32_t group;
 } nb_group_entry;
 
+/* A name bound to a value no serializer can save. */
+typedef struct nb_unpicklable {
+    nb_name name;
+    int line, col;
+    const char *what; /* "a generator", "xgboost.DMatrix" */
+} nb_unpicklable;
+
 typedef struct nb_code_cell {
     const nb_cell *cell; /* in the notebook */
     const char *python;  /* the cell as Python: magics translated, line for line */
@@ -107,6 +114,8 @@ typedef struct nb_code_cell {
     size_t nfiles;
     nb_group_entry *groups; /* the alias group of each name it binds or changes */
     size_t ngroups;
+    nb_unpicklable *unpicklable; /* names it binds to values no serializer can save */
+    size_t nunpicklable;
     bool seeds_random;      /* seeds a global random generator */
     bool draws_random;      /* draws from one after a seed: the random state flows */
 } nb_code_cell;

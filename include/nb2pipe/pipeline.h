@@ -62,6 +62,9 @@ typedef struct nb_code {
     int cell;          /* the notebook cell number */
     const char *id;    /* the cell's nbformat id, or NULL */
     const char *text;  /* whole lines, ending with a newline (magics already translated) */
+    bool after_load;   /* carried code that reads values the step loads: a replayed
+                          statement (pd.options.display.max_rows = PREVIOUS), run after
+                          loading them */
 } nb_code;
 
 typedef struct nb_step {
@@ -94,6 +97,9 @@ typedef struct nb_step {
     const nb_kv *limits; /* resource -> quantity from `limit:` tags (cpu, memory, ...) */
     size_t nlimits;
     bool after_seed;     /* an earlier cell seeds a global random generator */
+    bool draws;          /* its cells draw from a seeded global generator */
+    const char *const *changes; /* variables its cells change in place, sorted */
+    size_t nchanges;
     const char *image;   /* from an `image:` tag, or NULL for the pipeline's image */
     int image_cell;      /* the cell of that tag */
     const nb_kv *annotations;

@@ -63,6 +63,10 @@ bool nb_known_draws_implicitly(const char *path);
  * (fit, fit_transform, sample, split...). */
 bool nb_known_drawing_method(const char *name, size_t len);
 
+/* A library constructor (canonical path) whose result no serializer can save:
+ * xgboost.DMatrix, a database connection, a thread pool. */
+bool nb_known_unpicklable(const char *path);
+
 /* File access by a call: which argument names the path and whether it reads or writes. */
 typedef enum nb_file_mode { NB_FILE_NONE, NB_FILE_READ, NB_FILE_WRITE } nb_file_mode;
 

@@ -82,6 +82,8 @@ typedef struct nb_def {
     nb_shares shares;     /* what the value it is left bound to may share (an alias:
                              `m = models["rf"]`, `for df in combine`, `v = arr[:, 1]`) */
     bool generator;       /* bound to a generator expression: nothing can pickle it */
+    const char *made_by;  /* the value is the result of calling this chain of names
+                             ("xgb.DMatrix"), or NULL */
 } nb_def;
 
 typedef struct nb_use {

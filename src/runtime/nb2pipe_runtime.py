@@ -430,7 +430,8 @@ def _cells(cells):
 
 class Step:
     def __init__(self, name, upstream, product, inputs=None, outputs=(), metrics=(),
-                 workdir=".", script=None, groups=None, uses=None, seeded=False):
+                 workdir=".", script=None, groups=None, uses=None, seeded=False, changes=(),
+                 draws=False):
         self.name = name
         self.inputs = dict(inputs or {})
         self.outputs = list(outputs)
@@ -438,6 +439,10 @@ class Step:
         self.groups = {artifact: list(members) for artifact, members in (groups or {}).items()}
         self.uses = dict(uses or {})
         self.seeded = seeded  # an earlier cell of the notebook seeded a global generator
+        # what the analysis knows the step changes in place and does not save (no later
+        # step reads it), and whether it draws from a seeded generator: not reported
+        self.changes = set(changes)
+        self.draws = draws
         self.under_ploomber = isinstance(product, dict)
         self.params = {}
         self.guard = _flag("NB2PIPE_GUARD", True)
@@ -492,6 +497,9 @@ class Step:
             pass
         # the notebook ran in its own directory: relative paths in its code mean that
         os.chdir(workdir)
+        # and a kernel finds modules in the current directory (import mymodule)
+        if "" not in sys.path:
+            sys.path.insert(0, "")
         if not hasattr(builtins, "display"):
             builtins.display = print  # IPython's display() outside IPython
 
@@ -697,6 +705,8 @@ class Step:
             producer = self.inputs[artifact]
             cells = list(self.uses.get(artifact, []))
             for var in self._changed(ns, tracked):
+                if var in self.changes:
+                    continue
                 reports.append({
                     "kind": "in-place", "variable": var, "step": self.name, "producer": producer,
                     "cells": cells,
@@ -705,7 +715,8 @@ class Step:
                                f"step {producer!r} saved [guard]"})
         self._loaded = {}
         seeded = RANDOM_STATE in self.inputs or self.seeded or _flag("NB2PIPE_RANDOM_SEEDED", False)
-        if RANDOM_STATE not in self.outputs and seeded and self._rng_after_load is not None:
+        if (RANDOM_STATE not in self.outputs and seeded and not self.draws
+                and self._rng_after_load is not None):
             drawn = _rng_drawn(self._rng_after_load, _rng_snapshot())
             if drawn:
                 cells = list(self.uses.get(RANDOM_STATE, []))
