@@ -521,9 +521,15 @@ static void find_unpicklable(resolver *r, nb_code_cell *cc)
             if (def && def->generator)
                 what = "a generator";
         }
-        if (!what && d->made_by && nb_canonical_path(&r->b, d->made_by, &path) &&
-            nb_known_unpicklable(path.data))
-            what = nb_pool_strdup(&r->an->pool, path.data);
+        if (!what && d->made_by && nb_canonical_path(&r->b, d->made_by, &path)) {
+            size_t len = d->made_from ? strlen(d->made_from) : 0;
+            bool npz = strcmp(path.data, "numpy.load") == 0 && len > 4 &&
+                       strcmp(d->made_from + len - 4, ".npz") == 0;
+            if (npz) /* np.load of an archive keeps the file open */
+                what = "numpy's NpzFile, an open archive";
+            else if (nb_known_unpicklable(path.data))
+                what = nb_pool_strdup(&r->an->pool, path.data);
+        }
         if (what)
             found[n++] = (nb_unpicklable){ d->name, d->line, d->col, what };
     }

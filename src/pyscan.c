@@ -761,6 +761,7 @@ static void module_bind(walker *w, nb_name name, TSNode at, nb_binding_kind kind
     e->def.stmt = w->stmt;
     e->def.generator = false;
     e->def.made_by = NULL;
+    e->def.made_from = NULL;
     if (kind != NB_BIND_DATA && w->stmt_kind == NB_BIND_DATA)
         w->stmt_kind = kind;
     w->stmt_defs = nb_xgrow(w->stmt_defs, &w->stmt_defs_cap, w->nstmt_defs + 1,
@@ -2225,6 +2226,7 @@ static void bind_assigned(walker *w, TSNode target, TSNode value, scope *sc,
         def->generator = kind(w, value) == K_COMPREHENSION && w->text[ts_node_start_byte(value)] == '(';
         def->made_by = kind(w, value) == K_CALL
                            ? chain_path(w, field(w, value, w->scan->f.function)) : NULL;
+        def->made_from = def->made_by ? chain_literal(w, value) : NULL;
     }
 }
 

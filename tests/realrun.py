@@ -424,6 +424,7 @@ def check(binary, case, modes, keep):
                 return {m: ("error", "reference: " + err) for m in modes}
             refs.append(ref)
         stable = {k: v for k, v in refs[0].items() if refs[1].get(k) == v}
+        third = []  # a third reference, run only when a difference needs one
         results = {}
         for mode in modes:
             got, (warnings, changed), err = run_pipeline(binary, case, nb, work, mode)
@@ -449,6 +450,12 @@ def check(binary, case, modes, keep):
             for name, want in stable.items():
                 have = got.get(name)
                 if have and have["hash"] == want["hash"]:
+                    continue
+                # two runs may agree by chance (a coin flip): a third decides
+                if not third:
+                    ref, err = run_reference(case, nb, work, 3)
+                    third.append(ref or {})
+                if third[0].get(name) != want:
                     continue
                 detail = (f"{name}: notebook {want['summary'][:60]!r}, pipeline "
                           f"{have['summary'][:60] if have else 'missing'!r}")

@@ -84,6 +84,7 @@ typedef struct nb_def {
     bool generator;       /* bound to a generator expression: nothing can pickle it */
     const char *made_by;  /* the value is the result of calling this chain of names
                              ("xgb.DMatrix"), or NULL */
+    const char *made_from; /* that call's first argument, when a string literal */
 } nb_def;
 
 typedef struct nb_use {
