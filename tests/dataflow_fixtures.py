@@ -17,6 +17,11 @@ directory and converted there with `nb2pipe convert NAME.ipynb -o out`:
 - "params": the pipeline parameters and their defaults, exactly, in this order;
 - "requirements": distributions that must be lines of out/requirements.txt;
 - "script_contains": text that must appear in out/steps/STEP.py;
+- "script_lacks": text that must not appear in out/steps/STEP.py;
+- "warnings" / "no_warnings": diagnostic codes that must / must not appear in the
+  conversion's stderr as `[code]`;
+- per step, "takes" and "groups" (when the sidecar gives them): the manifest's
+  {artifact: [variables]} maps, exactly (variable order ignored);
 - "runs": true: `nb2pipe run out` must then exit 0.
 
 Prints `ok NAME` or `FAIL NAME: details` per fixture and a summary line; exits 1
@@ -67,10 +72,15 @@ def compare_pipeline(expect, pipeline, problems):
         got = by_name.get(name)
         if got is None:
             continue
-        for key in ("inputs", "outputs", "upstream", "metrics", "params"):
+        for key in ("inputs", "outputs", "upstream", "metrics", "params", "takes",
+                    "groups"):
             if key not in exp:
                 continue
             want, have = exp[key], got.get(key)
+            if key in ("takes", "groups"):
+                want = {k: sorted(v) for k, v in want.items()}
+                have = ({k: sorted(v) for k, v in have.items()}
+                        if isinstance(have, dict) else have)
             if isinstance(want, list):
                 same = isinstance(have, list) and sorted(have) == sorted(want)
             else:
@@ -109,9 +119,13 @@ def check(binary, fixtures, nb_path):
         if proc.returncode != want_exit:
             problems.append("convert exit %d, expected %d; stderr:\n%s"
                             % (proc.returncode, want_exit, tail(proc.stderr)))
-        for code in expect.get("errors", []):
+        for code in expect.get("errors", []) + expect.get("warnings", []):
             if "[%s]" % code not in proc.stderr:
                 problems.append("no [%s] in stderr:\n%s" % (code, tail(proc.stderr)))
+        for code in expect.get("no_warnings", []):
+            if "[%s]" % code in proc.stderr:
+                problems.append("unexpected [%s] in stderr:\n%s"
+                                % (code, tail(proc.stderr)))
         out_dir = os.path.join(work, "out")
         if want_exit != 0:
             if os.path.exists(out_dir):
@@ -144,6 +158,17 @@ def check(binary, fixtures, nb_path):
             for text in texts:
                 if text not in script:
                     problems.append("steps/%s.py lacks %r" % (step, text))
+        for step, texts in expect.get("script_lacks", {}).items():
+            path = os.path.join(out_dir, "steps", step + ".py")
+            try:
+                with open(path, encoding="utf-8") as f:
+                    script = f.read()
+            except OSError:
+                problems.append("no steps/%s.py" % step)
+                continue
+            for text in texts:
+                if text in script:
+                    problems.append("steps/%s.py holds %r" % (step, text))
         if expect.get("runs"):
             run = subprocess.run([binary, "run", "out"], cwd=work,
                                  capture_output=True, text=True, timeout=TIMEOUT)
