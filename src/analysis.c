@@ -357,8 +357,21 @@ static void alias_bindings(resolver *r, const nb_code_cell *cc, const nb_cell_ef
     for (size_t i = 0; i < f->ndefs; i++) {
         names[i] = f->defs[i].name;
         isolated[i] = f->defs[i].kind != NB_BIND_DATA || is_literal_def(f, &f->defs[i]);
-        if (!isolated[i])
-            nb_effects_share_names(&r->b, f->defs[i].shares, &old[i], &here[i]);
+    }
+    for (size_t i = 0; i < f->ndefs; i++) {
+        if (isolated[i])
+            continue;
+        nb_effects_share_names(&r->b, f->defs[i].shares, &old[i], &here[i]);
+        /* the cell's own literals (alias = label after label = "x") share nothing */
+        size_t kept = 0;
+        for (size_t j = 0; j < here[i].len; j++) {
+            bool literal = false;
+            for (size_t k = 0; k < f->ndefs && !literal; k++)
+                literal = names[k] == here[i].items[j] && isolated[k];
+            if (!literal)
+                here[i].items[kept++] = here[i].items[j];
+        }
+        here[i].len = kept;
     }
     for (size_t i = 0; i < eff->nrebinds; i++)
         names[f->ndefs + i] = eff->rebinds[i].name;
@@ -407,21 +420,30 @@ static void alias_links_here(resolver *r, const nb_code_cell *cc)
 static void settle_touches(resolver *r, nb_code_cell *cc, const nb_cell_effects *eff,
                            const uint8_t *bound_here)
 {
+    const nb_facts *f = &cc->facts;
     nb_touch *touches = NULL;
     size_t n = 0, cap = 0;
     for (size_t i = 0; i < eff->nchanges; i++)
         add_touch(&touches, &n, &cap, eff->changes[i]);
+    size_t direct = n;
     for (size_t i = 0; i < r->ntouched; i++) {
         nb_name name = r->touched[i];
         if (!nb_holds_data(&r->b, name) || bound_here[name])
             continue;
-        nb_name other = n ? touches[0].name : NB_NO_NAME;
+        /* the reason: a name of its group the cell changed or bound */
+        uint32_t group = nb_alias_group(r->alias, name);
+        nb_name other = NB_NO_NAME;
+        for (size_t k = 0; k < direct && !other; k++)
+            if (nb_alias_group(r->alias, touches[k].name) == group)
+                other = touches[k].name;
+        for (size_t k = 0; k < f->ndefs && !other; k++)
+            if (nb_alias_group(r->alias, f->defs[k].name) == group)
+                other = f->defs[k].name;
         add_touch(&touches, &n, &cap, (nb_touch){ name, NB_CHANGE_ALIAS, other, 0, 0 });
     }
     cc->touches = nb_pool_memdup(&r->an->pool, touches, n, sizeof *touches);
     cc->ntouches = n;
     free(touches);
-    const nb_facts *f = &cc->facts;
     for (size_t i = 0; i < cc->ntouches; i++) {
         nb_name name = cc->touches[i].name;
         bool used = r->seen[name] == cc->cell->number;
@@ -442,7 +464,8 @@ static void settle_random(resolver *r, nb_code_cell *cc, const nb_cell_effects *
     nb_name rs = r->b.random_state;
     cc->seeds_random = eff->seeds;
     cc->draws_random = eff->draws;
-    if (eff->draws && r->b.latest[rs] > 0)
+    /* a seed of one generator (np.random.seed) leaves the others (random) as they were */
+    if ((eff->draws || eff->seeds) && r->b.latest[rs] > 0)
         add_implied(r, rs, NB_NO_NAME, (nb_provider){ NB_PROVIDED, r->b.latest[rs], NB_BIND_DATA });
 }
 

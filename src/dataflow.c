@@ -68,6 +68,8 @@ typedef struct flow {
     int *warned_generator; /* by name id: the cell whose unpicklable value was warned about */
     long *lambda_reads_for; /* by cell index: 1 + the step its lambdas' reads went to */
     bool *warned_memo;      /* by cell index: warned about a cached function */
+    size_t first_seed;      /* index of the first cell that seeds a global generator, or
+                               the number of cells */
     code_ref *prelude;
     size_t nprelude, prelude_cap;
     bool *prelude_params; /* parameters the set-up code reads: every step gets them */
@@ -689,12 +691,16 @@ static void add_upstream(step_state *st, size_t from)
  * has one of its own. */
 static size_t artifact_of(flow *f, const input_ref *in)
 {
-    for (size_t i = 0; i < f->nartifacts; i++) {
-        const artifact *a = &f->artifacts[i];
-        if (a->from == in->from && a->provider == in->provider &&
+    step_state *producer = &f->steps[in->from];
+    for (size_t k = 0; k < producer->noutputs; k++) {
+        const artifact *a = &f->artifacts[producer->outputs[k]];
+        if (a->provider == in->provider &&
             (in->group ? a->group == in->group : a->group == 0 && a->first == in->name))
-            return i;
+            return producer->outputs[k];
     }
+    producer->outputs = nb_xgrow(producer->outputs, &producer->outputs_cap,
+                                 producer->noutputs + 1, sizeof *producer->outputs);
+    producer->outputs[producer->noutputs++] = f->nartifacts;
     f->artifacts = nb_xgrow(f->artifacts, &f->artifacts_cap, f->nartifacts + 1, sizeof *f->artifacts);
     artifact *a = &f->artifacts[f->nartifacts];
     memset(a, 0, sizeof *a);
@@ -715,11 +721,13 @@ static int compare_name_text(const void *a, const void *b)
 static void unique_artifact_name(flow *f, artifact *a, nb_buf *name)
 {
     size_t base = name->len;
+    const step_state *producer = &f->steps[a->from];
     for (int n = 2;; n++) {
         bool taken = false;
-        for (size_t i = 0; i < f->nartifacts && !taken; i++)
-            taken = &f->artifacts[i] != a && f->artifacts[i].from == a->from &&
-                    f->artifacts[i].name && strcmp(f->artifacts[i].name, name->data) == 0;
+        for (size_t i = 0; i < producer->noutputs && !taken; i++) {
+            const artifact *other = &f->artifacts[producer->outputs[i]];
+            taken = other != a && other->name && strcmp(other->name, name->data) == 0;
+        }
         if (!taken)
             break;
         name->len = base;
@@ -754,8 +762,8 @@ static void name_artifact(flow *f, artifact *a)
     unique_artifact_name(f, a, &name);
 }
 
-/* Every step's inputs find their artifacts; the artifacts get their members (every name
- * any step takes from them) and names; each producer outputs its artifacts. */
+/* Every step's inputs find their artifacts (each producer outputs its own); the
+ * artifacts get their members (every name any step takes from them) and names. */
 static void pack_artifacts(flow *f)
 {
     for (size_t s = 0; s < f->seg->nsteps; s++) {
@@ -779,12 +787,6 @@ static void pack_artifacts(flow *f)
         for (size_t k = 0; k < f->nartifacts; k++)
             if ((f->artifacts[k].nmembers == 1) == (pass == 0))
                 name_artifact(f, &f->artifacts[k]);
-    for (size_t k = 0; k < f->nartifacts; k++) {
-        step_state *producer = &f->steps[f->artifacts[k].from];
-        producer->outputs = nb_xgrow(producer->outputs, &producer->outputs_cap,
-                                     producer->noutputs + 1, sizeof *producer->outputs);
-        producer->outputs[producer->noutputs++] = k;
-    }
 }
 
 /* Sorts each step's inputs; one name from two steps is an error. Outputs and upstream
@@ -1178,10 +1180,7 @@ static void build_outputs(flow *f, nb_pool *pool, const step_state *st, nb_step 
  * then starts from a state the notebook had, and the guard watches for draws. */
 static bool after_seed(const flow *f, size_t s)
 {
-    for (size_t i = 0; i < f->seg->steps[s].cells[0]; i++)
-        if (f->an->cells[i].seeds_random && !f->an->cells[i].excluded)
-            return true;
-    return false;
+    return f->first_seed < f->seg->steps[s].cells[0];
 }
 
 /* What the step's cells change in place, and whether they draw from a seeded global
@@ -1336,6 +1335,10 @@ nb_pipeline *nb_dataflow_build(const nb_analysis *an, const nb_segmentation *seg
     f.warned_generator = nb_xcalloc(nb_names_count(an->names) + 1, sizeof *f.warned_generator);
     f.lambda_reads_for = nb_xcalloc(an->ncells + 1, sizeof *f.lambda_reads_for);
     f.warned_memo = nb_xcalloc(an->ncells + 1, sizeof *f.warned_memo);
+    f.first_seed = an->ncells;
+    for (size_t i = an->ncells; i-- > 0;)
+        if (an->cells[i].seeds_random && !an->cells[i].excluded)
+            f.first_seed = i;
     collect_params(&f);
     f.prelude_params = nb_xcalloc(f.nparams + 1, sizeof *f.prelude_params);
     collect_prelude(&f);

@@ -66,8 +66,6 @@ typedef struct ctx {
     size_t nmemo, memo_cap;
 } ctx;
 
-static summary *summarize(ctx *c, const nb_effects *e, const nb_name *reads, size_t nreads);
-
 static const char *name_str(const ctx *c, nb_name name)
 {
     return nb_names_str(c->b->an->names, name);
@@ -76,12 +74,26 @@ static const char *name_str(const ctx *c, nb_name name)
 /* Whether a change "through f()" (f's result holds the object) can reach the object:
  * a notebook function may hand its argument back, and so may anything unknown; a
  * library function does only if it is known to pass arguments through. */
-static bool through_reaches(const ctx *c, nb_name through)
+static summary *summarize(ctx *c, const nb_effects *e, const nb_name *reads, size_t nreads);
+
+static bool through_reaches(ctx *c, nb_name through)
 {
     if (through == NB_NO_NAME)
         return true;
     const nb_bindings *b = c->b;
-    if (nb_bound_definition(b, through))
+    const nb_definition *def = nb_bound_definition(b, through);
+    if (def && def->kind == NB_BIND_FUNCTION) {
+        /* a notebook function hands an argument back only if what it returns may
+         * share one of its parameters */
+        summary *s = summarize(c, &def->effects, def->reads, def->nreads);
+        if (s->busy)
+            return true;
+        for (size_t i = 0; i < s->returns.len; i++)
+            if (nb_root_is_param(s->returns.items[i]))
+                return true;
+        return false;
+    }
+    if (def)
         return true;
     nb_buf path = NB_BUF_INIT;
     bool library = nb_canonical_path(b, name_str(c, through), &path);
@@ -270,6 +282,11 @@ static void setattr_call(ctx *c, summary *s, const nb_call *call)
     if (module) {
         s->sets_state = true;
         s->state_what = "setattr on a module";
+        /* a computed attribute name binds something nb2pipe cannot name */
+        if (call->nargs < 2 || !call->args[1].literal) {
+            s->dynamic = true;
+            s->dynamic_what = "setattr on a module";
+        }
         return;
     }
     rootvec target = { 0 };
@@ -312,6 +329,20 @@ static void library_call(ctx *c, summary *s, const char *path, const nb_call *ca
     }
 }
 
+/* The canonical path of a library call: through the import binding its first name
+ * (np.random.seed -> numpy.random.seed), or `__import__("runpy").run_path` ->
+ * runpy.run_path. */
+static bool call_canonical(const ctx *c, const nb_call *call, nb_buf *out)
+{
+    if (call->path)
+        return nb_canonical_path(c->b, call->path, out);
+    if (!call->receiver_import || call->method == NB_NO_NAME)
+        return false;
+    nb_buf_reset(out);
+    nb_buf_printf(out, "%s.%s", call->receiver_literal, name_str(c, call->method));
+    return true;
+}
+
 /* A call in a body whose effects S collects. */
 static void classify_call(ctx *c, summary *s, const nb_call *call)
 {
@@ -332,7 +363,7 @@ static void classify_call(ctx *c, summary *s, const nb_call *call)
         }
     }
     nb_buf path = NB_BUF_INIT;
-    if (call->path && nb_canonical_path(b, call->path, &path)) {
+    if (call_canonical(c, call, &path)) {
         library_call(c, s, path.data, call);
     } else if (call->method != NB_NO_NAME) {
         const nb_method *methods[MAX_METHODS];
@@ -598,6 +629,15 @@ static void warn_implicit_submodule(cell_run *r, const nb_call *call, const char
     nb_buf_release(&message);
 }
 
+/* The magic NAME of CC on LINE, or NULL. */
+static const nb_magic *magic_at(const nb_code_cell *cc, const char *name, int line)
+{
+    for (size_t i = 0; i < cc->nmagics; i++)
+        if (cc->magics[i].line == line && strcmp(cc->magics[i].name, name) == 0)
+            return &cc->magics[i];
+    return NULL;
+}
+
 /* One module-level call of the cell: what it changes, rebinds, links, seeds or draws;
  * the state it sets (replayed when the call is a whole statement); the files it
  * touches; code nb2pipe cannot see. */
@@ -613,7 +653,7 @@ static void cell_call(cell_run *r, const nb_call *call)
             warn_stateful_code(r, (nb_name)s.changed.items[i], call->line, call->col);
 
     nb_buf path = NB_BUF_INIT;
-    bool library = call->path && nb_canonical_path(c->b, call->path, &path);
+    bool library = call_canonical(c, call, &path);
     const nb_definition *def = call->callee ? nb_bound_definition(c->b, call->callee) : NULL;
     nb_buf message = NB_BUF_INIT;
     if (library && (s.sets_state || s.seeds) && call->whole_stmt) {
@@ -628,10 +668,16 @@ static void cell_call(cell_run *r, const nb_call *call)
                       name_str(c, call->callee), s.state_what ? s.state_what : "?");
         warn(r->diags, c->b, "state-not-replayed", call->line, call->col, &message);
     }
-    if (s.dynamic) {
+    const nb_magic *run = magic_at(r->cc, "%run", call->line);
+    if (s.dynamic && run && r->out->warned_run_line == call->line) {
+        r->out->dynamic = true; /* said already for this %run */
+    } else if (s.dynamic) {
         r->out->dynamic = true;
         nb_buf_reset(&message);
-        if (def)
+        if (run) {
+            r->out->warned_run_line = call->line;
+            nb_buf_puts(&message, "%run executes a script whose names nb2pipe cannot see");
+        } else if (def)
             nb_buf_printf(&message, "'%s' runs code nb2pipe cannot see (%s)",
                           name_str(c, call->callee), s.dynamic_what ? s.dynamic_what : "exec");
         else

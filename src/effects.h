@@ -32,6 +32,7 @@ typedef struct nb_cell_effects {
     bool dynamic; /* runs code nb2pipe cannot see (exec, globals()[...]) */
     bool warned_stateful; /* a stateful-code warning was given for the cell */
     bool warned_submodule; /* an implicit-import warning was given for the cell */
+    int warned_run_line;   /* the line of a %run already warned about */
 } nb_cell_effects;
 
 /* The effects of cell B->cell, with B's bindings as they are just before it. State

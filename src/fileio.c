@@ -135,66 +135,106 @@ bool nb_fileio_overlap(const nb_file_access *a, const nb_file_access *b)
     return inside(a->path, b->path) || inside(b->path, a->path);
 }
 
-/* Whether the accesses of cells A and B conflict, and the access that makes it so when
- * a path is unknown (*UNKNOWN, else NULL). */
-static bool cells_conflict(const nb_code_cell *a, const nb_code_cell *b,
-                           const nb_file_access **unknown)
-{
-    *unknown = NULL;
-    for (size_t i = 0; i < a->nfiles; i++)
-        for (size_t j = 0; j < b->nfiles; j++) {
-            const nb_file_access *x = &a->files[i], *y = &b->files[j];
-            if (!(x->write || y->write) || !nb_fileio_overlap(x, y))
-                continue;
-            if (x->path && y->path)
-                return true;
-            *unknown = x->path ? y : x;
-        }
-    return *unknown != NULL;
-}
+/* What the walk over the cells knows of one path: the step that last wrote it and the
+ * steps that read it since. */
+typedef struct path_state {
+    nb_file_access access; /* path NULL: a path not known, which may be any file */
+    long writer;           /* step, or -1 */
+    long *readers;
+    size_t nreaders, readers_cap;
+} path_state;
 
-static void warn_unknown(const nb_analysis *an, const nb_code_cell *cc, const nb_file_access *a,
-                         const char *before, const char *after, nb_diags *diags)
+typedef struct order_walk {
+    const nb_analysis *an;
+    const nb_segmentation *seg;
+    void (*add_edge)(void *arg, size_t before, size_t after);
+    void *arg;
+    nb_diags *diags;
+    path_state *paths;
+    size_t npaths, paths_cap;
+    uint8_t *warned; /* by cell index */
+} order_walk;
+
+static void warn_unknown(const order_walk *o, size_t cell, const nb_file_access *a, long before,
+                         long after)
 {
-    nb_loc loc = { an->nb->path, cc->cell->number, a->line, a->col };
-    nb_diag *d = nb_diag_add(diags, NB_WARNING, "file-order", loc,
+    const nb_code_cell *cc = &o->an->cells[cell];
+    nb_loc loc = { o->an->nb->path, cc->cell->number, a->line, a->col };
+    nb_diag *d = nb_diag_add(o->diags, NB_WARNING, "file-order", loc,
                              "the path %s %s is not a literal, so nb2pipe cannot tell which file "
                              "it is: step '%s' runs after step '%s' in case they touch the same one",
-                             a->write ? "written by" : "read by", a->what, after, before);
+                             a->write ? "written by" : "read by", a->what,
+                             o->seg->steps[after].name, o->seg->steps[before].name);
     nb_diag_set_source(d, cc->cell->source, cc->cell->source_len);
+}
+
+/* Step BEFORE must run before step AFTER, because of access A of cell CELL and what is
+ * known of path P. Only in the notebook's order: interleaved steps would make a cycle. */
+static void order(order_walk *o, long before, long after, size_t cell, const nb_file_access *a,
+                  const path_state *p)
+{
+    if (before < 0 || before == after ||
+        o->seg->steps[before].cells[0] >= o->seg->steps[after].cells[0])
+        return;
+    o->add_edge(o->arg, (size_t)before, (size_t)after);
+    if ((!a->path || !p->access.path) && !o->warned[cell]) {
+        o->warned[cell] = 1;
+        warn_unknown(o, cell, a->path ? &p->access : a, before, after);
+    }
+}
+
+static path_state *state_of(order_walk *o, const nb_file_access *a)
+{
+    for (size_t i = 0; i < o->npaths; i++) {
+        const char *p = o->paths[i].access.path;
+        if ((!p && !a->path) || (p && a->path && strcmp(p, a->path) == 0))
+            return &o->paths[i];
+    }
+    o->paths = nb_xgrow(o->paths, &o->paths_cap, o->npaths + 1, sizeof *o->paths);
+    path_state *s = &o->paths[o->npaths++];
+    memset(s, 0, sizeof *s);
+    s->access = *a;
+    s->writer = -1;
+    return s;
+}
+
+/* One access of cell CELL (step STEP): ordered after the last write of every path it may
+ * touch and, if it writes, after their reads since; then remembered. */
+static void access(order_walk *o, size_t cell, long step, const nb_file_access *a)
+{
+    for (size_t i = 0; i < o->npaths; i++) {
+        path_state *p = &o->paths[i];
+        if (!nb_fileio_overlap(a, &p->access))
+            continue;
+        order(o, p->writer, step, cell, a, p);
+        for (size_t r = 0; a->write && r < p->nreaders; r++)
+            order(o, p->readers[r], step, cell, a, p);
+    }
+    path_state *mine = state_of(o, a);
+    if (a->write) {
+        mine->writer = step;
+        mine->nreaders = 0;
+    } else if (!mine->nreaders || mine->readers[mine->nreaders - 1] != step) {
+        mine->readers = nb_xgrow(mine->readers, &mine->readers_cap, mine->nreaders + 1,
+                                 sizeof *mine->readers);
+        mine->readers[mine->nreaders++] = step;
+    }
 }
 
 void nb_fileio_order(const nb_analysis *an, const nb_segmentation *seg,
                      void (*add_edge)(void *arg, size_t before, size_t after), void *arg,
                      nb_diags *diags)
 {
-    uint8_t *warned = nb_xcalloc(an->ncells + 1, 1);
+    order_walk o = { an, seg, add_edge, arg, diags, NULL, 0, 0, nb_xcalloc(an->ncells + 1, 1) };
     for (size_t j = 0; j < an->ncells; j++) {
-        long sj = seg->step_of[j];
-        if (sj < 0 || seg->roles[j] != NB_ROLE_STEP || !an->cells[j].nfiles)
+        long step = seg->step_of[j];
+        if (step < 0 || seg->roles[j] != NB_ROLE_STEP)
             continue;
-        for (size_t i = 0; i < j; i++) {
-            long si = seg->step_of[i];
-            if (si < 0 || si == sj || seg->roles[i] != NB_ROLE_STEP || !an->cells[i].nfiles)
-                continue;
-            /* steps in the notebook's order only: interleaved cells would make a cycle */
-            if (seg->steps[si].cells[0] >= seg->steps[sj].cells[0])
-                continue;
-            const nb_file_access *unknown;
-            if (!cells_conflict(&an->cells[i], &an->cells[j], &unknown))
-                continue;
-            add_edge(arg, (size_t)si, (size_t)sj);
-            if (unknown) {
-                size_t at = unknown >= an->cells[j].files &&
-                                    unknown < an->cells[j].files + an->cells[j].nfiles
-                                ? j : i;
-                if (!warned[at]) {
-                    warned[at] = 1;
-                    warn_unknown(an, &an->cells[at], unknown, seg->steps[si].name,
-                                 seg->steps[sj].name, diags);
-                }
-            }
-        }
+        for (size_t k = 0; k < an->cells[j].nfiles; k++)
+            access(&o, j, step, &an->cells[j].files[k]);
     }
-    free(warned);
+    for (size_t i = 0; i < o.npaths; i++)
+        free(o.paths[i].readers);
+    free(o.paths);
+    free(o.warned);
 }

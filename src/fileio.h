@@ -20,11 +20,12 @@ bool nb_fileio_of_call(const nb_call *call, const char *canonical, const nb_name
  * ("out" and "out/a.csv"), or either path is unknown. */
 bool nb_fileio_overlap(const nb_file_access *a, const nb_file_access *b);
 
-/* The order files impose on steps: for cells I < J of steps SI != SJ whose accesses may
- * touch the same file, one of them a write (a write then a read, a read then a write,
- * two writes), SJ must run after SI: ADD_EDGE(ARG, SI, SJ). Unknown paths touch every
- * file; a warning at such an access says that the steps touching files keep the
- * notebook's order because of it. */
+/* The order files impose on steps, walking the cells in order: a step that reads a
+ * file runs after the step that last wrote it; one that writes a file, after the steps
+ * that last wrote or read it (a path is the same file as another when one is the other
+ * or inside it: "out" and "out/a.csv"): ADD_EDGE(ARG, BEFORE, AFTER). A path that is not
+ * known may be any file; a warning at such an access says which steps keep their order
+ * because of it. */
 void nb_fileio_order(const nb_analysis *an, const nb_segmentation *seg,
                      void (*add_edge)(void *arg, size_t before, size_t after), void *arg,
                      nb_diags *diags);

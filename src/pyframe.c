@@ -48,6 +48,8 @@ static int compare_share(const void *a, const void *b)
 
 static nb_shares keep_items(const nb_share *items, size_t n, nb_pool *pool, bool drop_params)
 {
+    if (n == 0)
+        return (nb_shares){ NULL, 0 };
     nb_share *out = nb_pool_alloc(pool, (n + 1) * sizeof *out);
     size_t kept = 0;
     for (size_t i = 0; i < n; i++)

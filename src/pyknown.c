@@ -403,6 +403,7 @@ static const file_entry file_functions[] = {
     { "pandas.read_stata", R(0, "filepath_or_buffer") },
     { "pandas.read_table", R(0, "filepath_or_buffer") },
     { "pandas.read_xml", R(0, "path_or_buffer") },
+    { "runpy.run_path", R(0, "path_name") },
     { "shutil.copy", W(1, "dst") },
     { "shutil.copy2", W(1, "dst") },
     { "shutil.copyfile", W(1, "dst") },

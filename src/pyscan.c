@@ -856,9 +856,8 @@ static TSNode chain_root(walker *w, TSNode node)
  * for anything else. */
 static const char *chain_path(walker *w, TSNode node)
 {
-    nb_buf path = NB_BUF_INIT;
     TSNode parts[64];
-    size_t n = 0;
+    size_t n = 0, len = 0;
     while (n < 64 && kind(w, node) == K_ATTRIBUTE) {
         parts[n++] = field(w, node, w->scan->f.attribute);
         node = field(w, node, w->scan->f.object);
@@ -868,14 +867,18 @@ static const char *chain_path(walker *w, TSNode node)
     if (kind(w, node) != K_IDENTIFIER)
         return NULL;
     parts[n++] = node;
+    for (size_t i = 0; i < n; i++)
+        len += ts_node_end_byte(parts[i]) - ts_node_start_byte(parts[i]) + 1;
+    char *out = nb_pool_alloc(w->pool, len);
+    char *at = out;
     while (n--) {
         uint32_t start = ts_node_start_byte(parts[n]), end = ts_node_end_byte(parts[n]);
-        if (path.len)
-            nb_buf_putc(&path, '.');
-        nb_buf_add(&path, w->text + start, end - start);
+        if (at != out)
+            *at++ = '.';
+        memcpy(at, w->text + start, end - start);
+        at += end - start;
     }
-    const char *out = nb_pool_strndup(w->pool, path.data, path.len);
-    nb_buf_release(&path);
+    *at = '\0';
     return out;
 }
 
@@ -1269,17 +1272,23 @@ static bool is_code_here(walker *w, scope *sc, nb_name name)
 
 /* Code in SC changes, in place, the object expression NODE evaluates to: a change of
  * every root it may share. VIA is the method whose call does it, or NB_NO_NAME. */
-static void change_object(walker *w, scope *sc, TSNode node, nb_name via)
+/* The change of an object NODE evaluates to, whose shares OBJECT are known. */
+static void change_shared(walker *w, scope *sc, TSNode node, const shareset *object, nb_name via)
 {
-    shareset object = { 0 };
-    expr_shares(w, node, sc, &object);
     TSNode root = chain_root(w, node);
     int line, col;
     position(w, ts_node_is_null(root) ? node : root, &line, &col);
     frame *fr = frame_of(w, sc);
-    for (size_t i = 0; i < object.len; i++)
-        if (object.items[i].root != NB_ROOT_NONE && !object.items[i].here)
-            frame_add_change(fr, object.items[i].root, via, object.items[i].via, line, col);
+    for (size_t i = 0; i < object->len; i++)
+        if (object->items[i].root != NB_ROOT_NONE && !object->items[i].here)
+            frame_add_change(fr, object->items[i].root, via, object->items[i].via, line, col);
+}
+
+static void change_object(walker *w, scope *sc, TSNode node, nb_name via)
+{
+    shareset object = { 0 };
+    expr_shares(w, node, sc, &object);
+    change_shared(w, sc, node, &object, via);
     shares_release(&object);
 }
 
@@ -1506,9 +1515,11 @@ static const nb_arg *record_args(walker *w, TSNode args, scope *sc, size_t *coun
         expr_shares(w, value, sc, &shares);
         a->shares = shares_keep(&shares, w->pool, false);
         shares_release(&shares);
-        nb_buf_reset(&text);
-        if (!ts_node_is_null(value) && kind(w, value) == K_STRING && string_value(w, value, &text))
-            a->literal = nb_pool_strndup(w->pool, text.data, text.len);
+        if (!ts_node_is_null(value) && kind(w, value) == K_STRING) {
+            nb_buf_reset(&text);
+            if (string_value(w, value, &text))
+                a->literal = nb_pool_strndup(w->pool, text.data, text.len);
+        }
         (*count)++;
     }
     nb_buf_release(&text);
@@ -1543,6 +1554,11 @@ static void record_call(walker *w, TSNode call, scope *sc, bool discarded)
         expr_shares(w, object, sc, &receiver);
         c.receiver = shares_keep(&receiver, w->pool, false);
         c.receiver_literal = chain_literal(w, object);
+        if (kind(w, object) == K_CALL) {
+            TSNode inner = field(w, object, f->function);
+            c.receiver_import = c.receiver_literal && !ts_node_is_null(inner) &&
+                                text_is(w, inner, "__import__");
+        }
     } else if (kind(w, fn) == K_IDENTIFIER) {
         c.callee = name_of(w, fn);
     }
@@ -1550,9 +1566,9 @@ static void record_call(walker *w, TSNode call, scope *sc, bool discarded)
 
     if (c.method != NB_NO_NAME && !ts_node_is_null(object)) {
         if (has_inplace_true(w, args))
-            change_object(w, sc, object, NB_NO_NAME);
+            change_shared(w, sc, object, &receiver, NB_NO_NAME);
         else if (!node_text_in(w, method, nb_known_pure_method))
-            change_object(w, sc, object, c.method);
+            change_shared(w, sc, object, &receiver, c.method);
         if (c.nargs && !node_text_in(w, method, nb_known_keeps_no_arguments)) {
             shareset stored = { 0 };
             for (size_t i = 0; i < c.nargs; i++)
@@ -2198,36 +2214,70 @@ static void join_unpacked(walker *w, TSNode target, scope *sc)
     }
 }
 
-/* TARGET = VALUE (VALUE already walked): `a, b = x, y` binds a to what x shares and b
- * to what y shares; otherwise every name of TARGET gets what all of VALUE shares. */
-static void bind_assigned(walker *w, TSNode target, TSNode value, scope *sc,
-                          nb_binding_kind kind_of_value)
+typedef struct assigned {
+    TSNode target, value;
+    shareset shares;
+} assigned;
+
+typedef struct assigned_list {
+    assigned *items;
+    size_t len, cap;
+} assigned_list;
+
+/* Pairs TARGET with VALUE, element by element for `a, b = x, y`, the whole value for
+ * everything else. */
+static void pair_targets(walker *w, TSNode target, TSNode value, assigned_list *out)
 {
     if (!ts_node_is_null(value) && is_sequence(w, target) && is_sequence(w, value)) {
         children t, v;
         get_children(w, target, &t, true);
         get_children(w, value, &v, true);
         bool pairwise = t.len == v.len && !has_splat(w, &t) && !has_splat(w, &v);
-        for (size_t i = 0; pairwise && i < t.len && !w->failed; i++)
-            bind_assigned(w, t.items[i], v.items[i], sc, kind_of_value);
+        for (size_t i = 0; pairwise && i < t.len; i++)
+            pair_targets(w, t.items[i], v.items[i], out);
         children_release(&t);
         children_release(&v);
         if (pairwise)
             return;
     }
-    shareset shares = { 0 };
-    expr_shares(w, value, sc, &shares);
-    bind_target(w, target, sc, kind_of_value, &shares);
-    shares_release(&shares);
-    if (is_sequence(w, target) && !ts_node_is_null(value) && returns_linked(w, value))
-        join_unpacked(w, target, sc);
-    if (sc->kind == SCOPE_MODULE && kind(w, target) == K_IDENTIFIER && !ts_node_is_null(value)) {
-        nb_def *def = &w->defs[w->scan->defined.value[name_of(w, target)]].def;
-        def->generator = kind(w, value) == K_COMPREHENSION && w->text[ts_node_start_byte(value)] == '(';
-        def->made_by = kind(w, value) == K_CALL
-                           ? chain_path(w, field(w, value, w->scan->f.function)) : NULL;
-        def->made_from = def->made_by ? chain_literal(w, value) : NULL;
+    out->items = nb_xgrow(out->items, &out->cap, out->len + 1, sizeof *out->items);
+    out->items[out->len++] = (assigned){ target, value, { 0 } };
+}
+
+/* The facts a module-level NAME = VALUE keeps about the value: a generator, the call
+ * that made it. */
+static void note_value(walker *w, TSNode target, TSNode value, scope *sc)
+{
+    if (sc->kind != SCOPE_MODULE || kind(w, target) != K_IDENTIFIER || ts_node_is_null(value))
+        return;
+    nb_def *def = &w->defs[w->scan->defined.value[name_of(w, target)]].def;
+    def->generator = kind(w, value) == K_COMPREHENSION && w->text[ts_node_start_byte(value)] == '(';
+    def->made_by = kind(w, value) == K_CALL ? chain_path(w, field(w, value, w->scan->f.function))
+                                             : NULL;
+    def->made_from = def->made_by ? chain_literal(w, value) : NULL;
+}
+
+/* TARGET = VALUE (VALUE already walked): `a, b = x, y` binds a to what x shares and b
+ * to what y shares, all read before any is bound (`a, b = b, a` swaps); otherwise
+ * every name of TARGET gets what all of VALUE shares. */
+static void bind_assigned(walker *w, TSNode target, TSNode value, scope *sc,
+                          nb_binding_kind kind_of_value)
+{
+    assigned_list pairs = { 0 };
+    pair_targets(w, target, value, &pairs);
+    for (size_t i = 0; i < pairs.len; i++)
+        expr_shares(w, pairs.items[i].value, sc, &pairs.items[i].shares);
+    for (size_t i = 0; i < pairs.len && !w->failed; i++) {
+        assigned *a = &pairs.items[i];
+        bind_target(w, a->target, sc, kind_of_value, &a->shares);
+        if (is_sequence(w, a->target) && !ts_node_is_null(a->value) &&
+            returns_linked(w, a->value))
+            join_unpacked(w, a->target, sc);
+        note_value(w, a->target, a->value, sc);
     }
+    for (size_t i = 0; i < pairs.len; i++)
+        shares_release(&pairs.items[i].shares);
+    free(pairs.items);
 }
 
 static void walk_assignment(walker *w, TSNode node, scope *sc)

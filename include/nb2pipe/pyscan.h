@@ -121,6 +121,8 @@ typedef struct nb_call {
     nb_shares receiver;  /* x.m(...): what x may share */
     const char *receiver_literal; /* x.m(...) where x holds a call with a string literal
                                      argument: "out" in pathlib.Path("out").mkdir() */
+    bool receiver_import;         /* x is __import__(MODULE): receiver_literal is MODULE
+                                     (how translated magics call subprocess, runpy, os) */
     const nb_arg *args;
     size_t nargs;
     int line, col;
