@@ -266,6 +266,8 @@ struct nb_pyscan {
     size_t nbuiltin;
     nb_name n_inplace, n_underscore, n_shuffle;
     stampset bound, used, defined, mutated, deferred_seen, reads_seen, builtin_seen;
+    uint8_t *known; /* by name id: what pyknown.h says of it (see known()) */
+    size_t known_cap;
 };
 
 static void stamp_clear(stampset *s)
@@ -395,6 +397,7 @@ void nb_pyscan_free(nb_pyscan *scan)
     ts_parser_delete(scan->parser);
     free(scan->kind_of);
     free(scan->builtin);
+    free(scan->known);
     stamp_release(&scan->bound);
     stamp_release(&scan->used);
     stamp_release(&scan->defined);
@@ -882,10 +885,40 @@ static const char *chain_path(walker *w, TSNode node)
     return out;
 }
 
-static bool node_text_in(walker *w, TSNode node, bool (*table)(const char *, size_t))
+/* What nb2pipe knows of a method or function name (pyknown.h), looked up once per name:
+ * the tables are searched by text, and the same names come back in every cell. */
+enum {
+    KNOWN_LOOKED_UP = 1,
+    KNOWN_PURE = 2,
+    KNOWN_FRESH = 4,
+    KNOWN_KEEPS_NO_ARGUMENTS = 8,
+    KNOWN_PASSTHROUGH_METHOD = 16,
+    KNOWN_PASSTHROUGH_BUILTIN = 32,
+    KNOWN_LINKED_RESULTS = 64,
+};
+
+static bool known(walker *w, TSNode node, uint8_t flag)
 {
-    uint32_t start = ts_node_start_byte(node), end = ts_node_end_byte(node);
-    return table(w->text + start, end - start);
+    nb_pyscan *scan = w->scan;
+    nb_name name = name_of(w, node);
+    if (name >= scan->known_cap) {
+        size_t old = scan->known_cap;
+        scan->known = nb_xgrow(scan->known, &scan->known_cap, (size_t)name + 1, 1);
+        memset(scan->known + old, 0, scan->known_cap - old);
+    }
+    uint8_t *flags = &scan->known[name];
+    if (!*flags) {
+        const char *text = nb_names_str(scan->names, name);
+        size_t len = nb_names_len(scan->names, name);
+        *flags = KNOWN_LOOKED_UP |
+                 (nb_known_pure_method(text, len) ? KNOWN_PURE : 0) |
+                 (nb_known_fresh_method(text, len) ? KNOWN_FRESH : 0) |
+                 (nb_known_keeps_no_arguments(text, len) ? KNOWN_KEEPS_NO_ARGUMENTS : 0) |
+                 (nb_known_passthrough_method(text, len) ? KNOWN_PASSTHROUGH_METHOD : 0) |
+                 (nb_known_passthrough_builtin(text, len) ? KNOWN_PASSTHROUGH_BUILTIN : 0) |
+                 (nb_known_linked_results(text, len) ? KNOWN_LINKED_RESULTS : 0);
+    }
+    return *flags & flag;
 }
 
 /* ---- Shares: what a value may share, and what code changes ------------------------ */
@@ -989,16 +1022,16 @@ static void call_shares(walker *w, TSNode call, scope *sc, shareset *out)
         TSNode method = field(w, fn, f->attribute);
         if (ts_node_is_null(method))
             return;
-        if (!node_text_in(w, method, nb_known_fresh_method))
+        if (!known(w, method, KNOWN_FRESH))
             expr_shares(w, field(w, fn, f->object), sc, out);
-        if (node_text_in(w, method, nb_known_passthrough_method))
+        if (known(w, method, KNOWN_PASSTHROUGH_METHOD))
             args_shares(w, args, sc, NB_NO_NAME, out);
         return;
     }
     if (kind(w, fn) == K_IDENTIFIER) {
         nb_name callee = name_of(w, fn);
         if (nb_pyscan_is_builtin(w->scan, callee)) {
-            if (node_text_in(w, fn, nb_known_passthrough_builtin))
+            if (known(w, fn, KNOWN_PASSTHROUGH_BUILTIN))
                 args_shares(w, args, sc, NB_NO_NAME, out);
             return;
         }
@@ -1436,25 +1469,6 @@ static void bind_target(walker *w, TSNode node, scope *sc, nb_binding_kind kind_
     w->depth--;
 }
 
-static bool has_inplace_true(walker *w, TSNode args)
-{
-    if (ts_node_is_null(args))
-        return false;
-    children ch;
-    get_children(w, args, &ch, true);
-    bool found = false;
-    for (size_t i = 0; i < ch.len && !found; i++) {
-        if (kind(w, ch.items[i]) != K_KEYWORD_ARGUMENT)
-            continue;
-        TSNode name = field(w, ch.items[i], w->scan->f.name);
-        TSNode value = field(w, ch.items[i], w->scan->f.value);
-        found = !ts_node_is_null(name) && name_of(w, name) == w->scan->n_inplace &&
-                !ts_node_is_null(value) && kind(w, value) == K_TRUE;
-    }
-    children_release(&ch);
-    return found;
-}
-
 static bool string_value(walker *w, TSNode node, nb_buf *value);
 
 /* The value of the first plain string literal among the arguments of a call in the
@@ -1484,46 +1498,60 @@ static const char *chain_literal(walker *w, TSNode node)
     return found;
 }
 
-/* The arguments of a call, with what each shares and the value of plain strings. */
-static const nb_arg *record_args(walker *w, TSNode args, scope *sc, size_t *count)
+/* The arguments of a call as they were walked: what each shares, the value of plain
+ * strings, and whether one is inplace=True. */
+typedef struct call_args {
+    const nb_arg *args;
+    size_t nargs;
+    bool inplace;
+} call_args;
+
+/* Walks the arguments of a call (their reads) and records them, in one pass. */
+static call_args walk_args(walker *w, TSNode args, scope *sc)
 {
-    *count = 0;
-    if (ts_node_is_null(args) || kind(w, args) != K_ARGUMENT_LIST)
-        return NULL;
+    call_args out = { 0 };
+    if (ts_node_is_null(args))
+        return out;
+    if (kind(w, args) != K_ARGUMENT_LIST) { /* f(x for x in xs) */
+        walk_expr(w, args, sc);
+        return out;
+    }
     children ch;
     get_children(w, args, &ch, true);
-    nb_arg *out = nb_pool_alloc(w->pool, (ch.len + 1) * sizeof *out);
+    nb_arg *list = nb_pool_alloc(w->pool, (ch.len + 1) * sizeof *list);
     nb_buf text = NB_BUF_INIT;
-    for (size_t i = 0; i < ch.len; i++) {
+    for (size_t i = 0; i < ch.len && !w->failed; i++) {
         TSNode value = ch.items[i];
-        nb_arg *a = &out[*count];
-        switch (kind(w, value)) {
-        case K_COMMENT:
+        if (kind(w, value) == K_COMMENT)
             continue;
-        case K_KEYWORD_ARGUMENT: {
+        walk_expr(w, value, sc);
+        nb_arg *a = &list[out.nargs++];
+        if (kind(w, value) == K_KEYWORD_ARGUMENT) {
             TSNode name = field(w, value, w->scan->f.name);
             a->keyword = ts_node_is_null(name) ? NB_NO_NAME : name_of(w, name);
             value = field(w, value, w->scan->f.value);
-            break;
+            out.inplace = out.inplace || (a->keyword == w->scan->n_inplace &&
+                                          !ts_node_is_null(value) && kind(w, value) == K_TRUE);
         }
-        default:
-            break;
-        }
-        if (!ts_node_is_null(value) && kind(w, value) == K_IDENTIFIER)
+        if (ts_node_is_null(value))
+            continue;
+        enum kind k = kind(w, value);
+        if (k == K_IDENTIFIER)
             a->name = name_of(w, value);
-        shareset shares = { 0 };
-        expr_shares(w, value, sc, &shares);
-        a->shares = shares_keep(&shares, w->pool, false);
-        shares_release(&shares);
-        if (!ts_node_is_null(value) && kind(w, value) == K_STRING) {
+        if (k != K_STRING && k != K_INTEGER && k != K_FLOAT) {
+            shareset shares = { 0 };
+            expr_shares(w, value, sc, &shares);
+            a->shares = shares_keep(&shares, w->pool, false);
+            shares_release(&shares);
+        } else if (k == K_STRING) {
             nb_buf_reset(&text);
             if (string_value(w, value, &text))
                 a->literal = nb_pool_strndup(w->pool, text.data, text.len);
         }
-        (*count)++;
     }
     nb_buf_release(&text);
     children_release(&ch);
+    out.args = list;
     return out;
 }
 
@@ -1531,7 +1559,7 @@ static const nb_arg *record_args(walker *w, TSNode args, scope *sc, size_t *coun
  * (function effects, seeds, state, files), and its effect on its receiver: a method
  * call changes the receiver unless the method is known not to (inplace=True always
  * does), whether or not its result is used, and the receiver may keep the arguments. */
-static void record_call(walker *w, TSNode call, scope *sc, bool discarded)
+static void record_call(walker *w, TSNode call, scope *sc, bool discarded, const call_args *a)
 {
     const fields *f = &w->scan->f;
     TSNode fn = field(w, call, f->function);
@@ -1543,7 +1571,8 @@ static void record_call(walker *w, TSNode call, scope *sc, bool discarded)
     c.whole_stmt = frame_of(w, sc) == &w->module_frame && !ts_node_is_null(w->top_call) &&
                    ts_node_eq(w->top_call, call);
     c.path = chain_path(w, fn);
-    c.args = record_args(w, args, sc, &c.nargs);
+    c.args = a->args;
+    c.nargs = a->nargs;
     shareset receiver = { 0 };
     TSNode object = { 0 }, method = { 0 };
     if (kind(w, fn) == K_ATTRIBUTE) {
@@ -1565,11 +1594,11 @@ static void record_call(walker *w, TSNode call, scope *sc, bool discarded)
     frame_add_call(frame_of(w, sc), &c);
 
     if (c.method != NB_NO_NAME && !ts_node_is_null(object)) {
-        if (has_inplace_true(w, args))
+        if (a->inplace)
             change_shared(w, sc, object, &receiver, NB_NO_NAME);
-        else if (!node_text_in(w, method, nb_known_pure_method))
+        else if (!known(w, method, KNOWN_PURE))
             change_shared(w, sc, object, &receiver, c.method);
-        if (c.nargs && !node_text_in(w, method, nb_known_keeps_no_arguments)) {
+        if (c.nargs && !known(w, method, KNOWN_KEEPS_NO_ARGUMENTS)) {
             shareset stored = { 0 };
             for (size_t i = 0; i < c.nargs; i++)
                 for (size_t j = 0; j < c.args[i].shares.n; j++)
@@ -1591,9 +1620,12 @@ static void record_call(walker *w, TSNode call, scope *sc, bool discarded)
 
 static void walk_call(walker *w, TSNode call, scope *sc, bool discarded)
 {
-    walk_named_children(w, call, sc);
+    TSNode fn = field(w, call, w->scan->f.function);
+    if (!ts_node_is_null(fn))
+        walk_expr(w, fn, sc);
+    call_args args = walk_args(w, field(w, call, w->scan->f.arguments), sc);
     if (!w->failed)
-        record_call(w, call, sc, discarded);
+        record_call(w, call, sc, discarded, &args);
 }
 
 static void walk_function(walker *w, TSNode node, scope *sc, TSNode decorated);
@@ -2189,7 +2221,7 @@ static bool returns_linked(walker *w, TSNode value)
     TSNode fn = field(w, value, w->scan->f.function);
     if (!ts_node_is_null(fn) && kind(w, fn) == K_ATTRIBUTE)
         fn = field(w, fn, w->scan->f.attribute);
-    return !ts_node_is_null(fn) && node_text_in(w, fn, nb_known_linked_results);
+    return !ts_node_is_null(fn) && known(w, fn, KNOWN_LINKED_RESULTS);
 }
 
 /* The names of a module-level unpacking target of one value (fig, ax =
