@@ -64,7 +64,17 @@ typedef struct ctx {
     const nb_bindings *b;
     summary **memo; /* one per function or method met in this cell */
     size_t nmemo, memo_cap;
+    char **texts;   /* strings the summaries point at (canonical paths), freed with c */
+    size_t ntexts, texts_cap;
 } ctx;
+
+/* A copy of TEXT that lives as long as C: a summary outlives the buffer a canonical
+ * path was built in. */
+static const char *ctx_keep(ctx *c, const char *text)
+{
+    c->texts = nb_xgrow(c->texts, &c->texts_cap, c->ntexts + 1, sizeof *c->texts);
+    return c->texts[c->ntexts++] = nb_xstrdup(text);
+}
 
 static const char *name_str(const ctx *c, nb_name name)
 {
@@ -308,14 +318,14 @@ static void library_call(ctx *c, summary *s, const char *path, const nb_call *ca
         break;
     case NB_CALL_STATE:
         s->sets_state = true;
-        s->state_what = path;
+        s->state_what = ctx_keep(c, path);
         break;
     case NB_CALL_DYNAMIC:
         if (strcmp(path, "setattr") == 0) {
             setattr_call(c, s, call);
         } else if (strcmp(path, "vars") != 0 || call->nargs == 0) {
             s->dynamic = true;
-            s->dynamic_what = path;
+            s->dynamic_what = ctx_keep(c, path);
         }
         break;
     case NB_CALL_OTHER:
@@ -403,6 +413,18 @@ static void summary_release(summary *s)
         rootvec_release(&s->links[i]);
     free(s->links);
     rootvec_release(&s->returns);
+}
+
+static void ctx_release(ctx *c)
+{
+    for (size_t i = 0; i < c->nmemo; i++) {
+        summary_release(c->memo[i]);
+        free(c->memo[i]);
+    }
+    free(c->memo);
+    for (size_t i = 0; i < c->ntexts; i++)
+        free(c->texts[i]);
+    free(c->texts);
 }
 
 /* Folds into S the effects of a body E (whose global reads, READS, name the functions
@@ -791,11 +813,7 @@ void nb_effects_of_cell(const nb_bindings *b, nb_code_cell *cc, nb_pool *pool, n
             nb_namevec_release(&names);
         }
     }
-    for (size_t i = 0; i < c.nmemo; i++) {
-        summary_release(c.memo[i]);
-        free(c.memo[i]);
-    }
-    free(c.memo);
+    ctx_release(&c);
 }
 
 void nb_cell_effects_release(nb_cell_effects *e)
@@ -827,9 +845,5 @@ void nb_effects_share_names(const nb_bindings *b, nb_shares shares, nb_namevec *
             nb_namevec_add(old, (nb_name)roots.items[i]);
     rootvec_release(&roots);
     free(external);
-    for (size_t i = 0; i < c.nmemo; i++) {
-        summary_release(c.memo[i]);
-        free(c.memo[i]);
-    }
-    free(c.memo);
+    ctx_release(&c);
 }
