@@ -254,6 +254,16 @@ typedef struct stampset {
     uint32_t gen;
 } stampset;
 
+/* One remembered ts_node_child_by_field_id answer. */
+typedef struct field_memo {
+    const void *node_id;
+    uint32_t gen;
+    TSFieldId id;
+    TSNode child;
+} field_memo;
+
+enum { FIELD_MEMO_SIZE = 1024 };
+
 struct nb_pyscan {
     nb_names *names;
     TSParser *parser;
@@ -262,6 +272,8 @@ struct nb_pyscan {
     uint8_t *kind_of; /* by symbol */
     uint32_t nsymbols;
     fields f;
+    field_memo field_memo[FIELD_MEMO_SIZE];
+    uint32_t field_memo_gen; /* one per parsed tree: a node id is an address, reused */
     uint8_t *builtin; /* by name id */
     size_t nbuiltin;
     nb_name n_inplace, n_underscore, n_shuffle;
@@ -561,10 +573,20 @@ static enum kind kind(const walker *w, TSNode node)
     return sym < w->scan->nsymbols ? (enum kind)w->scan->kind_of[sym] : K_OTHER;
 }
 
+/* The child of NODE in field ID. The walk asks for the same fields of a node several
+ * times (a call's function when it walks the call, works out what it shares, names its
+ * path), and ts_node_child_by_field_id reads the node's children anew each time: a
+ * direct-mapped memo answers the repeats. */
 static TSNode field(const walker *w, TSNode node, TSFieldId id)
 {
-    (void)w;
-    return ts_node_child_by_field_id(node, id);
+    nb_pyscan *scan = w->scan;
+    size_t slot = (((uintptr_t)node.id >> 4) * 31u + id) & (FIELD_MEMO_SIZE - 1);
+    field_memo *m = &scan->field_memo[slot];
+    if (m->gen == scan->field_memo_gen && m->node_id == node.id && m->id == id)
+        return m->child;
+    TSNode child = ts_node_child_by_field_id(node, id);
+    *m = (field_memo){ node.id, scan->field_memo_gen, id, child };
+    return child;
 }
 
 /* The children of a node, gathered with one shared cursor (ts_node_child(i) is linear
@@ -3110,6 +3132,10 @@ int nb_pyscan_cell(nb_pyscan *scan, const char *text, size_t len, nb_pool *pool,
     stamp_clear(&scan->reads_seen);
     stamp_clear(&scan->builtin_seen);
     TSTree *tree = ts_parser_parse_string(scan->parser, NULL, text, (uint32_t)len);
+    if (++scan->field_memo_gen == 0) { /* wrapped: forget every memo */
+        memset(scan->field_memo, 0, sizeof scan->field_memo);
+        scan->field_memo_gen = 1;
+    }
     if (!tree) {
         nb_diag_add(diags, NB_ERROR, "syntax-error", loc, "the parser gave up on this cell");
         return -1;
