@@ -16,7 +16,6 @@ typedef struct nb_zygote_setup {
     const char *python;   /* the interpreter the steps run with */
     const char *dir;      /* the pipeline directory; the zygote's code goes to DIR/.nb2pipe */
     const char *workdir;  /* where the steps run their code (the notebook's directory) */
-    const char *steps_dir;
     const char *const *scripts; /* the steps that may run: their imports are preloaded */
     size_t nscripts;
     const char *runtime; /* the runtime module: its imports are preloaded too */

@@ -220,9 +220,10 @@ def preload(setup):
     also = [Script(path) for path in setup.get("also", [])]
     roots = _installed_roots()
     cwd = os.getcwd()
-    steps_dir = setup.get("steps_dir")
-    if steps_dir:
-        sys.path[0] = os.path.realpath(steps_dir)
+    if setup["scripts"]:
+        # a step's sys.path[0] is its script's directory: what it would find there
+        # (a step named like a module) is not an installed module
+        sys.path[0] = os.path.dirname(os.path.realpath(setup["scripts"][0]))
     done = []
     try:
         os.chdir(setup["workdir"])
