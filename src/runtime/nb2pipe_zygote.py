@@ -343,6 +343,12 @@ def serve(sock):
     if not setup:
         return None
     scripts, ready = preload(setup)
+    if ready["ready"]:
+        # the end of what the imports printed, in this log
+        print(f"nb2pipe: imported {len(ready['preloaded'])} modules in {ready['seconds']:.2f} s: "
+              f"{', '.join(ready['preloaded'])}", flush=True)
+    else:
+        print(f"nb2pipe: not forking steps: {ready['why']}", flush=True)
     _send(sock, ready)
     if not ready["ready"]:
         return None
