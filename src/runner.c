@@ -532,7 +532,9 @@ static bool warm_up(runner *r)
     nb_zygote_setup setup = {
         .python = r->python,
         .dir = r->plan.dir,
-        .workdir = pool_printf(&r->pool, "%s/%s", r->plan.dir, r->plan.workdir),
+        .workdir = r->plan.workdir[0] == '/'
+                       ? r->plan.workdir
+                       : pool_printf(&r->pool, "%s/%s", r->plan.dir, r->plan.workdir),
         .scripts = scripts,
         .nscripts = n,
         .runtime = pool_printf(&r->pool, "%s/%s", r->plan.dir, NB_RUNTIME_FILE),
@@ -750,24 +752,24 @@ static void drain_children(runner *r, const sigset_t *signals)
 
 static void schedule(runner *r)
 {
-    sigset_t signal_set, *signals = &signal_set, saved;
-    sigemptyset(signals);
-    sigaddset(signals, SIGINT);
-    sigaddset(signals, SIGTERM);
-    sigaddset(signals, SIGHUP);
-    sigaddset(signals, SIGCHLD);
+    sigset_t signals, saved;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGHUP);
+    sigaddset(&signals, SIGCHLD);
     /* handled synchronously with sigtimedwait: no handlers, no races */
-    sigprocmask(SIG_BLOCK, signals, &saved);
+    sigprocmask(SIG_BLOCK, &signals, &saved);
     while (!r->interrupt) {
         while (dispatch(r))
             ;
         if (r->running == 0)
             break;
-        wait_for_events(r, signals);
+        wait_for_events(r, &signals);
         show_status_line(r);
     }
     if (r->interrupt)
-        drain_children(r, signals);
+        drain_children(r, &signals);
     /* every step has ended: the warm interpreter has nothing more to do */
     nb_zygote_free(r->zygote);
     r->zygote = NULL;
@@ -779,7 +781,7 @@ static void schedule(runner *r)
     /* consume what is pending, so that unblocking does not kill us before the record */
     struct timespec zero = { 0, 0 };
     siginfo_t info;
-    while (sigtimedwait(signals, &info, &zero) > 0)
+    while (sigtimedwait(&signals, &info, &zero) > 0)
         ;
     sigprocmask(SIG_SETMASK, &saved, NULL);
 }

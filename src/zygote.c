@@ -307,7 +307,7 @@ void nb_zygote_free(nb_zygote *z)
             waitpid(z->pid, &status, 0);
             z->alive = false;
         } else {
-            struct timespec pause = { 0, 10 * 1000 * 1000 };
+            struct timespec pause = { 0, 2 * 1000 * 1000 };
             nanosleep(&pause, NULL);
         }
     }

@@ -80,12 +80,17 @@ DIAMOND = notebook([
 ])
 
 
-def diamond():
+def converted(nb, name):
+    """A new directory holding notebook NB as NAME.ipynb, converted into NAME/."""
     work = tempfile.mkdtemp(prefix="nb2pipe-run-")
-    with open(os.path.join(work, "diamond.ipynb"), "w") as f:
-        json.dump(DIAMOND, f, indent=1)
-    ok(nb2pipe(["convert", "diamond.ipynb"], work))
+    with open(os.path.join(work, name + ".ipynb"), "w") as f:
+        json.dump(nb, f, indent=1)
+    ok(nb2pipe(["convert", name + ".ipynb"], work))
     return work
+
+
+def diamond():
+    return converted(DIAMOND, "diamond")
 
 
 def records(pipeline):
@@ -521,10 +526,7 @@ def probe_run(work, *options):
 
 @check("warm: a forked step starts as `python3 script` would, and its results are the fresh run's")
 def _():
-    work = tempfile.mkdtemp(prefix="nb2pipe-run-")
-    with open(os.path.join(work, "probe.ipynb"), "w") as f:
-        json.dump(PROBE, f, indent=1)
-    ok(nb2pipe(["convert", "probe.ipynb"], work))
+    work = converted(PROBE, "probe")
     r, warm, warm_log, warm_effects = probe_run(work)
     assert "fresh process: it imports tensorflow, which does not survive fork" in r.stdout, r.stdout
     assert warm["forked"] == [True, True, False], warm["forked"]
@@ -561,10 +563,7 @@ FAILING = notebook([
 
 @check("warm: a failing forked step fails as a fresh one: same log, exit status, signal")
 def _():
-    work = tempfile.mkdtemp(prefix="nb2pipe-run-")
-    with open(os.path.join(work, "failing.ipynb"), "w") as f:
-        json.dump(FAILING, f, indent=1)
-    ok(nb2pipe(["convert", "failing.ipynb"], work))
+    work = converted(FAILING, "failing")
     pipe = os.path.join(work, "failing")
     run_id = 0
     for mode in ("raise", "message", "code", "interrupt", "syntax"):

@@ -427,8 +427,19 @@ def main():
         return None
 
 
+def _exit_quickly():
+    """The end of the zygote: the modules it imported need no tearing down (nb2pipe waits
+    for this exit), only their exit handlers run (a temporary directory to remove)."""
+    import atexit
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
 if __name__ == "__main__":
     _step = main()
-    if _step is not None:
-        del main, serve
-        run_step(_step)
+    if _step is None:
+        _exit_quickly()
+    del main, serve
+    run_step(_step)
