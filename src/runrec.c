@@ -556,7 +556,7 @@ int nb_runrec_keep(nb_runrec *rec, const char *path, const char *hash, nb_diags 
         nb_buf dir = NB_BUF_INIT;
         nb_buf_printf(&dir, "%s/%.2s", rec->objects, hash);
         if (make_dir(rec->objects) != 0 || make_dir(dir.data) != 0 ||
-            nb_copy_file_atomic(path, object) != 0) {
+            (link(path, object) != 0 && errno != EEXIST && nb_copy_file_atomic(path, object) != 0)) {
             nb_diag_add(diags, NB_ERROR, "io-error", (nb_loc){ .file = path },
                         "cannot keep a copy in %s: %s", rec->objects, strerror(errno));
             status = -1;

@@ -128,7 +128,9 @@ static int send_message(nb_zygote *z, json_t *message, char **why)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            *why = text_printf("cannot write to it: %s", strerror(errno));
+            *why = errno == EPIPE || errno == ECONNRESET
+                       ? text_printf("it exited (see its log)")
+                       : text_printf("cannot write to it: %s", strerror(errno));
             free(text);
             return -1;
         }

@@ -14,6 +14,7 @@ and end times the steps themselves saved. Prints one line per check and a summar
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -486,14 +487,11 @@ forked = b"nb2pipe_zygote" in open("/proc/self/cmdline", "rb").read()
 """
 
 PROBE = notebook([
-    ("code", "import os, sys, signal, threading, random, atexit\nimport numpy as np"),
+    ("code", "import os, sys, signal, threading, atexit\nimport numpy as np"),
     ("markdown", "## first"),
-    ("code", PROBE_STATE + "first, first_forked = state, forked\n"
-             "first_draws = (random.random(), float(np.random.rand()))\n"
-             "np.random.seed(7)\nfirst_seeded = float(np.random.rand())"),
+    ("code", PROBE_STATE + "first, first_forked = state, forked"),
     ("markdown", "## second"),
     ("code", PROBE_STATE + "second, second_forked = state, forked\n"
-             "second_draws = (random.random(), float(np.random.rand()))\n"
              "atexit.register(lambda: open('atexit-ran.txt', 'w').write('yes'))\n"
              "unclosed = open('unclosed.txt', 'w')\n"
              "unclosed.write('flushed at exit')\n"
@@ -502,9 +500,8 @@ PROBE = notebook([
     ("code", "try:\n    import tensorflow\nexcept ImportError:\n    pass\n" + PROBE_STATE +
              "fallback, fallback_forked = state, forked"),
     ("markdown", "## report"),
-    ("code", "report = dict(first=first, second=second, fallback=fallback, seeded=first_seeded,\n"
-             "              forked=[first_forked, second_forked, fallback_forked],\n"
-             "              draws=[first_draws, second_draws])"),
+    ("code", "report = dict(first=first, second=second, fallback=fallback,\n"
+             "              forked=[first_forked, second_forked, fallback_forked])"),
     ("markdown", "## end"),
     ("code", "print(len(report))"),
 ])
@@ -535,16 +532,57 @@ def _():
     for step in ("first", "second", "fallback"):
         for key, value in fresh[step].items():
             assert warm[step][key] == value, (step, key, warm[step][key], value)
-    assert warm["seeded"] == fresh["seeded"]
-    # unseeded draws: new in every process, forked or not
-    (random_1, numpy_1), (random_2, numpy_2) = warm["draws"]
-    assert random_1 != random_2 and numpy_1 != numpy_2, warm["draws"]
-    assert numpy_1 != fresh["draws"][0][1], (warm["draws"], fresh["draws"])
     # atexit handlers ran, an unclosed file was flushed, so was print() without newline
     assert warm_effects == fresh_effects == [b"yes", b"flushed at exit"], (warm_effects, fresh_effects)
     assert warm_log == fresh_log == b"no newline, no flush", (warm_log, fresh_log)
     assert not [p for p in step_processes(os.path.join(work, "probe")) if "zygote" in p[1]], \
         "the warm interpreter outlived the run"
+
+
+# Prints the global random states a process starts with (Python's, numpy's legacy one).
+DRAWS = """import random, sys
+import numpy as np
+with open(sys.argv[1], "w") as f:
+    f.write(repr((random.getstate()[1][:4], [int(x) for x in np.random.get_state()[1][:4]])))
+"""
+
+
+@check("warm: every forked step starts from new random states, as a fresh process does")
+def _():
+    # the steps of a pipeline may get their random state from the step before (the
+    # runtime's hand-over): ask the warm interpreter itself for processes instead
+    work = diamond()
+    ok(nb2pipe(["run", "diamond", "--param", "SLEEP=0"], work))
+    zygote = os.path.join(work, "diamond", ".nb2pipe", "nb2pipe_zygote.py")
+    script = os.path.join(work, "draws.py")
+    with open(script, "w") as f:
+        f.write(DRAWS)
+    ours, theirs = socket.socketpair()
+    proc = subprocess.Popen(["/usr/bin/python3", zygote, str(theirs.fileno())], cwd=work,
+                            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
+    theirs.close()
+    replies = ours.makefile("rb")
+
+    def ask(message):
+        ours.sendall(json.dumps(message).encode() + b"\n")
+        return json.loads(replies.readline())
+
+    assert ask({"workdir": work, "scripts": [script], "also": []})["ready"]
+    outputs = []
+    for k in range(2):
+        outputs.append(os.path.join(work, f"draws-{k}.txt"))
+        pid = ask({"argv": ["/usr/bin/python3", script, outputs[-1]],
+                   "log": os.path.join(work, f"draws-{k}.log")})["pid"]
+        deadline = time.time() + 30
+        while not os.path.exists(outputs[-1]) and time.time() < deadline:
+            time.sleep(0.05)
+        assert os.path.exists(outputs[-1]), (pid, read(os.path.join(work, f"draws-{k}.log")))
+    replies.close()
+    ours.close()
+    assert proc.wait(timeout=30) == 0
+    time.sleep(0.2)  # the second process may still be writing
+    first, second = (eval(read(path)) for path in outputs)  # noqa: S307 - our own output
+    assert first[0] != second[0] and first[1] != second[1], (first, second)
 
 
 FAILING = notebook([

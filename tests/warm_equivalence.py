@@ -11,9 +11,11 @@ object addresses masked, and without what modules print when they are imported: 
 warm run prints that once, into the warm interpreter's log). Most realrun notebooks are
 one step, which saves nothing: for them the logs are what is compared. A notebook that
 `nb2pipe convert` refuses is counted as skipped, with the reason, not as passed. A
-notebook whose values change from run to run (`deterministic` = no in the realrun
-manifest) runs a third time, fresh again: the outputs and logs that differ between the
-two fresh runs are volatile and are left out of the comparison (counted). Temporary
+notebook whose output changes from run to run (`deterministic` = no in the realrun
+manifest: unseeded random numbers, timings, `df -h`) runs a third time, fresh again:
+the saved values that differ between the two fresh runs are volatile and are left out
+of the comparison (counted), and its logs are not compared (what it prints can change
+between runs even when two runs happen to agree). Temporary
 files a failed save left behind (NAME.pkl.tmp-PID) are not outputs and are ignored.
 
 usage: warm_equivalence.py NB2PIPE REALRUN_DIR NOTEBOOK[:DATA_FILE,...] ...
@@ -166,11 +168,8 @@ def compare(binary, nb, home):
     volatile, volatile_logs = [], []
     if nb.volatile:
         again, again_pipe = convert_and_run(binary, nb, home, env, ["--no-warm"])
-        if again == fresh:
-            volatile, _ = differing(fresh_pipe, again_pipe, files)
-            volatile_logs = differing_logs(fresh_pipe, again_pipe, steps)
-        else:
-            volatile, volatile_logs = files, list(steps)
+        volatile = differing(fresh_pipe, again_pipe, files)[0] if again == fresh else files
+        volatile_logs = list(steps)
     differ, loaded = differing(warm_pipe, fresh_pipe, files - set(volatile))
     if differ:
         return "FAIL", f"values differ: {differ}"
