@@ -15,13 +15,17 @@ notebook whose output changes from run to run (`deterministic` = no in the realr
 manifest: unseeded random numbers, timings, `df -h`) runs a third time, fresh again:
 the saved values that differ between the two fresh runs are volatile and are left out
 of the comparison (counted), and its logs are not compared (what it prints can change
-between runs even when two runs happen to agree). Temporary
+between runs even when two runs happen to agree). So does a notebook whose steps hand
+the global random states on (random-state.pkl): a library's state is compared when the
+two fresh runs agree on it (it was seeded), and a forked step may hold the state of one
+more library (see equal_random_state). Temporary
 files a failed save left behind (NAME.pkl.tmp-PID) are not outputs and are ignored.
 
 usage: warm_equivalence.py NB2PIPE REALRUN_DIR NOTEBOOK[:DATA_FILE,...] ...
 Runs with the environment the realrun notebooks were checked with. Prints one line per
 notebook and a summary; exits 1 when any notebook differs.
 """
+import importlib.util
 import json
 import os
 import pickle
@@ -39,7 +43,9 @@ ENV = {"MPLBACKEND": "Agg", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1
        "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
        "NO_COLOR": "1"}
 RUN_TIMEOUT = 600
+RUNTIMES = {}  # path -> the runtime module of a pipeline, loaded to read its artifacts
 ZYGOTE_LOG = "warm-interpreter.log"
+RANDOM_STATE = "random-state.pkl"  # the global random states a step hands to the next
 ADDRESS = re.compile(r"0x[0-9a-f]{6,}")
 DEBRIS = re.compile(r"\.tmp-\d+$")
 
@@ -124,28 +130,57 @@ def differing_logs(pipe_a, pipe_b, steps):
 
 
 def load(path):
-    with open(path, "rb") as f:
-        if path.endswith(".json"):
+    """The value a step saved in PATH, read as the pipeline's runtime reads it (an
+    artifact may start with a header naming its serializer)."""
+    if path.endswith(".json"):
+        with open(path, "rb") as f:
             return json.load(f)
+    runtime = os.path.join(path.split(os.sep + "output" + os.sep)[0], "nb2pipe_runtime.py")
+    module = RUNTIMES.get(runtime)
+    if module is None:
+        spec = importlib.util.spec_from_file_location("nb2pipe_runtime_of_test", runtime)
+        module = RUNTIMES[runtime] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    if hasattr(module, "read_artifact"):
+        return module.read_artifact(path)[0]
+    with open(path, "rb") as f:
         return pickle.load(f)
 
 
-def equal_file(a, b):
-    """Whether the saved files A and B hold equal values; (equal, how compared)."""
+def equal_random_state(warm, fresh, again):
+    """Whether a forked step saved the global random states a fresh one saved. The
+    artifact holds the state of each library the process had imported: a forked step
+    may hold one more (numpy, imported by the warm interpreter for another step; drawn
+    anew from the OS, as a fresh process's would be), and a state that differs between
+    two fresh runs (AGAIN: a second one's, or None) was never seeded: left out."""
+    if not set(fresh) <= set(warm):
+        return False
+    return all(same(warm[lib], fresh[lib]) for lib in fresh
+               if again is None or same(fresh[lib], again.get(lib)))
+
+
+def equal_file(a, b, again=None):
+    """Whether the saved files A and B hold equal values; (equal, how compared). AGAIN
+    is the same file of a second fresh run, or None."""
     if not (a.endswith(".pkl") or a.endswith(".json")):
         return open(a, "rb").read() == open(b, "rb").read(), "bytes"
     try:
+        if os.path.basename(a) == RANDOM_STATE:
+            return equal_random_state(load(a), load(b), again and load(again)), "loaded"
         return same(load(a), load(b)), "loaded"
     except Exception:  # noqa: BLE001 - a class of the notebook's __main__: compare bytes
         return open(a, "rb").read() == open(b, "rb").read(), "bytes"
 
 
-def differing(pipe_a, pipe_b, files):
+def differing(pipe_a, pipe_b, files, pipe_again=None):
     """The files among FILES whose values differ between the two pipelines, and how
     many were compared loaded."""
     differ, loaded = [], 0
     for rel in sorted(files):
-        equal, how = equal_file(os.path.join(pipe_a, "output", rel), os.path.join(pipe_b, "output", rel))
+        again = os.path.join(pipe_again, "output", rel) if pipe_again else None
+        equal, how = equal_file(os.path.join(pipe_a, "output", rel),
+                                os.path.join(pipe_b, "output", rel),
+                                again if again and os.path.exists(again) else None)
         loaded += how == "loaded"
         if not equal:
             differ.append(rel)
@@ -165,12 +200,15 @@ def compare(binary, nb, home):
     if files != saved_files(fresh_pipe):
         return "FAIL", f"saved files differ: {sorted(files ^ saved_files(fresh_pipe))}"
     status, steps = warm
-    volatile, volatile_logs = [], []
-    if nb.volatile:
+    volatile, volatile_logs, again_pipe = [], [], None
+    random_states = [f for f in files if os.path.basename(f) == RANDOM_STATE]
+    if nb.volatile or random_states:
         again, again_pipe = convert_and_run(binary, nb, home, env, ["--no-warm"])
-        volatile = differing(fresh_pipe, again_pipe, files)[0] if again == fresh else files
-        volatile_logs = list(steps)
-    differ, loaded = differing(warm_pipe, fresh_pipe, files - set(volatile))
+        if nb.volatile:
+            volatile = differing(fresh_pipe, again_pipe, files)[0] if again == fresh else files
+            volatile_logs = list(steps)
+        volatile = [f for f in volatile if f not in random_states]  # compared library by library
+    differ, loaded = differing(warm_pipe, fresh_pipe, files - set(volatile), again_pipe)
     if differ:
         return "FAIL", f"values differ: {differ}"
     logs = set(steps) - set(volatile_logs)
