@@ -472,9 +472,10 @@ def _():
 PROBE_STATE = """
 state = {
     "argv": sys.argv, "orig_argv": sys.orig_argv[1:], "name": __name__,
-    "file": globals()["__file__"], "path0": sys.path[0], "spec": repr(__spec__),
-    "loader": type(__loader__).__name__, "cached": globals()["__cached__"],
-    "main": sys.modules["__main__"].__dict__ is globals(),
+    "file": sys.modules["__main__"].__file__, "path0": sys.path[0], "spec": repr(__spec__),
+    "loader": type(__loader__).__name__,
+    "cached": getattr(sys.modules["__main__"], "__cached__", "unset"),
+    "main": sys.modules["__main__"].__dict__ is sys._getframe(0).f_globals,
     "fds": sorted(os.listdir("/proc/self/fd")), "stdin": os.readlink("/proc/self/fd/0"),
     "stdout": os.path.basename(os.readlink("/proc/self/fd/1")),
     "stderr": os.path.basename(os.readlink("/proc/self/fd/2")), "own_group": os.getpgrp() == os.getpid(),
