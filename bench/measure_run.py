@@ -166,6 +166,7 @@ def seconds(values):
 def report(results, reps, no_ploomber, started):
     lines = []
     add = lines.append
+    add("nb2pipe %s, Release build; %s." % (measure.commit(), measure.machine()))
     add("Load average %s at the start, %.2f at the end. Wall seconds, min / median of %d "
         "runs after an untimed one; each run from a fresh copy of the notebook's directory."
         % (started, os.getloadavg()[0], reps))
