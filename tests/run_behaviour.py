@@ -486,12 +486,13 @@ state = {
     "stdio": [sys.stdout.line_buffering, sys.stderr.line_buffering, sys.stdout.encoding,
               sys.stdout.errors, sys.stderr.errors], "flags": str(sys.flags),
     "recursion": sys.getrecursionlimit(), "umask": os.umask(0o22),
+    "local_colorsys": hasattr(colorsys, "LOCAL"), "path": sys.path,
 }
 forked = b"nb2pipe_zygote" in open("/proc/self/cmdline", "rb").read()
 """
 
 PROBE = notebook([
-    ("code", "import os, sys, signal, threading, atexit\nimport numpy as np"),
+    ("code", "import os, sys, signal, threading, atexit\nimport numpy as np\nimport colorsys"),
     ("markdown", "## first"),
     ("code", PROBE_STATE + "first, first_forked = state, forked"),
     ("markdown", "## second"),
@@ -528,11 +529,15 @@ def probe_run(work, *options):
 @check("warm: a forked step starts as `python3 script` would, and its results are the fresh run's")
 def _():
     work = converted(PROBE, "probe")
+    # a module beside the notebook named like a standard one: a step imports this one
+    with open(os.path.join(work, "colorsys.py"), "w") as f:
+        f.write("LOCAL = True\n")
     r, warm, warm_log, warm_effects = probe_run(work)
     assert "fresh process: it imports tensorflow, which does not survive fork" in r.stdout, r.stdout
     assert warm["forked"] == [True, True, False], warm["forked"]
     _, fresh, fresh_log, fresh_effects = probe_run(work, "--no-warm")
     assert fresh["forked"] == [False, False, False], fresh["forked"]
+    assert fresh["first"]["local_colorsys"], fresh["first"]
     for step in ("first", "second", "fallback"):
         for key, value in fresh[step].items():
             assert warm[step][key] == value, (step, key, warm[step][key], value)

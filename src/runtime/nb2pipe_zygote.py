@@ -213,28 +213,46 @@ def _preload(module, names, roots, done):
         pass
 
 
+def _preload_all(scripts, roots, done):
+    for script in scripts:
+        for module, names in script.modules:
+            _preload(module, names, roots, done)
+
+
 def preload(setup):
-    """Imports what the scripts import, from the notebook's directory as a step does."""
+    """Imports what the scripts import, with the paths a step imports them with: the
+    runtime's imports from the step's directory and the pipeline's (the setup cell
+    appends it), then, as the runtime's Step() does before the step's own imports, from
+    the notebook's directory, first on sys.path (a kernel finds modules there)."""
     started = time.monotonic()
     scripts = {path: Script(path) for path in setup["scripts"]}
     also = [Script(path) for path in setup.get("also", [])]
     roots = _installed_roots()
     cwd = os.getcwd()
+    pipeline_dir = None
     if setup["scripts"]:
-        # a step's sys.path[0] is its script's directory: what it would find there
-        # (a step named like a module) is not an installed module
-        sys.path[0] = os.path.dirname(os.path.realpath(setup["scripts"][0]))
+        # what a step would find in its own directory (a step named like a module) or
+        # in the pipeline's is not an installed module, and is not imported here
+        first = setup["scripts"][0]
+        sys.path[0] = os.path.dirname(os.path.realpath(first))
+        pipeline_dir = os.path.dirname(os.path.dirname(os.path.abspath(first)))
+        sys.path.append(pipeline_dir)
     done = []
+    _preload_all(also, roots, done)
     try:
         os.chdir(setup["workdir"])
+        sys.path.insert(0, "")
+        _preload_all([s for s in scripts.values() if not s.fresh], roots, done)
     except OSError:
         pass
-    try:
-        for script in also + [s for s in scripts.values() if not s.fresh]:
-            for module, names in script.modules:
-                _preload(module, names, roots, done)
     finally:
         os.chdir(cwd)
+        # a forked step starts with the path a fresh one starts with (and what imports
+        # added to it): its setup cell and Step() add these two again
+        if "" in sys.path:
+            sys.path.remove("")
+        if pipeline_dir in sys.path:
+            del sys.path[len(sys.path) - 1 - sys.path[::-1].index(pipeline_dir)]
     unsafe = sorted(name for name in sys.modules if name.partition(".")[0] in FORK_UNSAFE)
     if unsafe:
         return scripts, {"ready": False, "why": f"importing the steps' modules loaded {unsafe[0]}, "
