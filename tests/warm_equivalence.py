@@ -43,7 +43,7 @@ ENV = {"MPLBACKEND": "Agg", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1
        "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
        "NO_COLOR": "1"}
 RUN_TIMEOUT = 600
-RUNTIMES = {}  # path -> the runtime module of a pipeline, loaded to read its artifacts
+RUNTIMES = {}  # the runtime's text -> its module, loaded to read the artifacts
 ZYGOTE_LOG = "warm-interpreter.log"
 RANDOM_STATE = "random-state.pkl"  # the global random states a step hands to the next
 ADDRESS = re.compile(r"0x[0-9a-f]{6,}")
@@ -136,10 +136,12 @@ def load(path):
         with open(path, "rb") as f:
             return json.load(f)
     runtime = os.path.join(path.split(os.sep + "output" + os.sep)[0], "nb2pipe_runtime.py")
-    module = RUNTIMES.get(runtime)
+    with open(runtime, "rb") as f:
+        code = f.read()
+    module = RUNTIMES.get(code)  # one module for both copies: ABSENT is one object
     if module is None:
         spec = importlib.util.spec_from_file_location("nb2pipe_runtime_of_test", runtime)
-        module = RUNTIMES[runtime] = importlib.util.module_from_spec(spec)
+        module = RUNTIMES[code] = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
     if hasattr(module, "read_artifact"):
         return module.read_artifact(path)[0]
