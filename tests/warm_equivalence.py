@@ -22,8 +22,9 @@ step may hold the state of one more library (see equal_random_state). Temporary
 files a failed save left behind (NAME.pkl.tmp-PID) are not outputs and are ignored.
 
 usage: warm_equivalence.py NB2PIPE REALRUN_DIR NOTEBOOK[:DATA_FILE,...] ...
-Runs with the environment the realrun notebooks were checked with. Prints one line per
-notebook and a summary; exits 1 when any notebook differs.
+Runs with the environment the realrun notebooks were checked with, one step at a time
+(-j 1; parallel steps are run_behaviour's). Prints one line per notebook and a summary;
+exits 1 when any notebook differs.
 """
 import importlib.util
 import json
@@ -84,7 +85,9 @@ def convert_and_run(binary, nb, home, env, options):
     if converted.returncode != 0:
         errors = [line for line in converted.stderr.splitlines() if ": error: " in line]
         return None, (errors or converted.stderr.splitlines() or ["exit %d" % converted.returncode])[0]
-    ran = nb2pipe(binary, ["run", "--json", pipe] + options, os.path.dirname(notebook), env)
+    # one step at a time: a step the dataflow should have ordered after another (a file
+    # one writes and the other reads) must not make the two runs differ by a race
+    ran = nb2pipe(binary, ["run", "--json", "-j", "1", pipe] + options, os.path.dirname(notebook), env)
     steps = {}
     for line in ran.stdout.splitlines():
         event = json.loads(line)
