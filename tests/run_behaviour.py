@@ -247,16 +247,22 @@ def _():
 
 
 def step_processes(pipe):
-    """Processes whose command line runs a script of PIPE."""
+    """Processes whose command line runs a script of PIPE, or its warm interpreter (the
+    path as given, relative to the directory the run started in: another test's pipeline
+    of the same name is not this one)."""
     found = []
+    name = os.path.basename(pipe)
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
             cmd = read(f"/proc/{pid}/cmdline").replace(b"\0", b" ").decode(errors="replace")
+            cwd = os.readlink(f"/proc/{pid}/cwd")
         except OSError:
             continue
-        if os.path.join(pipe, "steps") in cmd or "diamond/steps/" in cmd:
+        relative = (f"{name}/steps/" in cmd or f"{name}/.nb2pipe/" in cmd) and \
+            cwd == os.path.dirname(pipe)
+        if os.path.join(pipe, "steps") in cmd or relative:
             found.append((pid, cmd))
     return found
 
