@@ -3,8 +3,11 @@
 cells, deterministic (fixed seed, the same bytes on every run and machine).
 
     bench/gen_notebooks.py OUTDIR [CELLS...]      (default: 27 100 500 1000 2000 10000)
+    bench/gen_notebooks.py --events ROWS OUTDIR
 
-writes OUTDIR/nb_CELLS.ipynb. Each notebook is the first CELLS cells of one endless
+writes OUTDIR/nb_CELLS.ipynb; with --events, the data they read instead:
+OUTDIR/data/events.csv with ROWS rows (and the empty OUTDIR/reports they plot into), so
+that the notebooks run (bench/measure_run.py runs them). Each notebook is the first CELLS cells of one endless
 stream, so a bigger notebook holds a smaller one: time(2N)/time(N) compares like with
 like. The stream is a title, imports (with magics), constants and helper functions, then
 sections of five cells: a `## ` heading and four code cells that derive a frame from the
@@ -230,9 +233,31 @@ def notebook(ncells):
     }
 
 
+def write_events(outdir, rows):
+    """OUTDIR/data/events.csv: a time stamp and the five numeric columns the sections
+    read, as a day of events every few seconds; deterministic like the notebooks."""
+    rng = random.Random(SEED)
+    os.makedirs(os.path.join(outdir, "data"), exist_ok=True)
+    os.makedirs(os.path.join(outdir, "reports"), exist_ok=True)
+    path = os.path.join(outdir, "data", "events.csv")
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        f.write("ts," + ",".join(COLUMNS) + "\n")
+        for i in range(rows):
+            seconds = i * 3 + rng.randrange(3)
+            f.write("2024-06-%02d %02d:%02d:%02d,%.4f,%.2f,%d,%.4f,%.4f\n" % (
+                1 + seconds // 86400 % 28, seconds // 3600 % 24, seconds // 60 % 60, seconds % 60,
+                rng.gauss(1.0, 1.5), rng.uniform(0, 500), rng.randrange(100), rng.random(),
+                rng.betavariate(2, 5)))
+    os.replace(path + ".tmp", path)
+
+
 def main(argv):
+    if len(argv) >= 4 and argv[1] == "--events":
+        write_events(argv[3], int(argv[2]))
+        return 0
     if len(argv) < 2 or argv[1] in ("-h", "--help"):
-        sys.stderr.write("usage: gen_notebooks.py OUTDIR [CELLS...]\n")
+        sys.stderr.write("usage: gen_notebooks.py OUTDIR [CELLS...]\n"
+                         "       gen_notebooks.py --events ROWS OUTDIR\n")
         return 2
     outdir = argv[1]
     sizes = [int(a) for a in argv[2:]] or list(DEFAULT_SIZES)

@@ -243,11 +243,17 @@ def report(sizes, data, all_tools, results, files, args, started, grind):
     return "\n".join(lines) + "\n"
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def arguments(doc):
+    """The options every measuring script of the benchmark takes; DOC is its docstring."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     ap.add_argument("--bin", required=True, help="the build directory (nb2pipe, bench/nb_bench_floor)")
     ap.add_argument("--data", required=True, help="where gen_notebooks.py wrote the notebooks")
     ap.add_argument("--out", required=True, help="the markdown report")
+    return ap
+
+
+def main():
+    ap = arguments(__doc__)
     ap.add_argument("--sizes", default="27,100,500,1000,2000,4000,10000")
     ap.add_argument("--reps", type=int, default=7, help="timed runs of each native program")
     ap.add_argument("--py-reps", type=int, default=3, help="timed runs of each Python tool")

@@ -48,6 +48,9 @@ static const char run_help[] =
     "  --param NAME=VALUE   override a pipeline parameter (repeatable)\n"
     "  --python PATH        the Python to run steps with (default /usr/bin/python3)\n"
     "  --no-record          neither read nor write run records: every selected step runs\n"
+    "  --no-warm            start a fresh Python for every step instead of forking it\n"
+    "                       from the run's warm interpreter (which imported the steps'\n"
+    "                       modules once)\n"
     "  --wait               wait for another run of this pipeline to end instead of failing\n"
     "  --strict             fail a step when the guard finds a value it changed in place\n"
     "                       that it does not save (a warning otherwise)\n"
@@ -81,6 +84,7 @@ enum {
     OPT_FORCE,
     OPT_FAIL_FAST,
     OPT_NO_RECORD,
+    OPT_NO_WARM,
     OPT_WAIT,
     OPT_JSON,
     OPT_RUN,
@@ -100,6 +104,7 @@ static const struct option run_options[] = {
     { "param", required_argument, NULL, OPT_PARAM },
     { "python", required_argument, NULL, OPT_PYTHON },
     { "no-record", no_argument, NULL, OPT_NO_RECORD },
+    { "no-warm", no_argument, NULL, OPT_NO_WARM },
     { "wait", no_argument, NULL, OPT_WAIT },
     { "strict", no_argument, NULL, OPT_STRICT },
     { "no-guard", no_argument, NULL, OPT_NO_GUARD },
@@ -138,6 +143,7 @@ static int parse_run_options(int argc, char **argv, bool status_only, nb_run_opt
         case OPT_PARAM: params[ro->nparams++] = optarg; break;
         case OPT_PYTHON: ro->python = optarg; break;
         case OPT_NO_RECORD: ro->no_record = true; break;
+        case OPT_NO_WARM: ro->no_warm = true; break;
         case OPT_WAIT: ro->wait = true; break;
         case OPT_STRICT: ro->strict = true; break;
         case OPT_NO_GUARD: ro->no_guard = true; break;

@@ -1,7 +1,11 @@
 #include "nb2pipe/runner.h"
 
+#include "spawn.h"
+#include "zygote.h"
+
 #include "nb2pipe/alloc.h"
 #include "nb2pipe/buf.h"
+#include "nb2pipe/fsout.h"
 #include "nb2pipe/runplan.h"
 #include "nb2pipe/runrec.h"
 
@@ -9,15 +13,12 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-extern char **environ;
 
 typedef enum step_state {
     STEP_NOT_SELECTED, /* outside --only/--from/--until: its outputs are used as they are */
@@ -37,6 +38,7 @@ static const char *const state_names[] = {
 typedef struct step_run {
     step_state state;
     const char *reason; /* why it runs, or why it did not */
+    const char *fresh;  /* why a warm run started it in a fresh process, or NULL */
     pid_t pid;          /* while running; also its process group */
     double began;       /* monotonic clock */
     double started;     /* wall clock */
@@ -67,6 +69,8 @@ typedef struct runner {
     bool stopping;      /* start nothing new (interrupt, --fail-fast) */
     int interrupt;      /* the signal that interrupted the run, or 0 */
     double began;
+    nb_zygote *zygote;  /* the warm interpreter, once a step had to run */
+    bool warm_tried;    /* it was started (or could not be): do not try again */
     nb_pool pool;
 } runner;
 
@@ -276,12 +280,43 @@ static void event_start(runner *r, size_t i)
 {
     const step_run *s = &r->steps[i];
     const char *name = r->plan.steps[i].name;
+    bool forked = r->zygote && !s->fresh;
     if (r->opts->json) {
-        json_event(r, json_pack("{s:s, s:s, s:s, s:s}", "event", "start", "step", name, "reason",
-                                s->reason, "log", s->log));
+        json_t *event = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s}", "event", "start", "step",
+                                  name, "reason", s->reason, "log", s->log, "pid", (int)s->pid,
+                                  "process", forked ? "forked" : "fresh");
+        if (s->fresh)
+            json_object_set_new(event, "fresh", json_string(s->fresh));
+        json_event(r, event);
     } else if (!r->opts->quiet) {
         clear_status_line(r);
-        fprintf(r->out, "start       %-24s (%s)\n", name, s->reason);
+        if (s->fresh)
+            fprintf(r->out, "start       %-24s (%s; fresh process: %s)\n", name, s->reason,
+                    s->fresh);
+        else
+            fprintf(r->out, "start       %-24s (%s)\n", name, s->reason);
+        show_status_line(r);
+    }
+}
+
+/* The warm interpreter is ready, or off (WHY): said once per run. */
+static void event_warm(runner *r, const char *why)
+{
+    if (r->opts->json) {
+        json_t *event = json_pack("{s:s, s:s}", "event", "warm", "status", why ? "off" : "ready");
+        if (why)
+            json_object_set_new(event, "reason", json_string(why));
+        else
+            json_object_set_new(event, "modules",
+                                json_integer((json_int_t)nb_zygote_modules(r->zygote)));
+        json_event(r, event);
+    } else if (!r->opts->quiet) {
+        clear_status_line(r);
+        if (why)
+            fprintf(r->out, "warm        off: %s; steps run in fresh processes\n", why);
+        else
+            fprintf(r->out, "warm        %zu modules imported in %.2f s\n",
+                    nb_zygote_modules(r->zygote), nb_zygote_seconds(r->zygote));
         show_status_line(r);
     }
 }
@@ -402,18 +437,28 @@ static void accept_outputs(runner *r, size_t i)
 
 /* ---- processes --------------------------------------------------------------------------- */
 
-/* Starts step I: its own process group (so that a kill reaches whatever it spawned),
- * default signal handling, stdin from /dev/null, stdout and stderr into its log. */
-static int spawn_step(runner *r, size_t i)
+/* Kills whatever step I's process left in its group. */
+static void kill_group(const runner *r, size_t i, int sig)
 {
-    const nb_plan_step *step = &r->plan.steps[i];
-    step_run *s = &r->steps[i];
-    nb_buf script = NB_BUF_INIT;
-    nb_buf_printf(&script, "%s/%s", r->plan.dir, step->script);
+    kill(-r->steps[i].pid, sig);
+}
+
+static void stop_running_steps(runner *r, int sig)
+{
+    for (size_t i = 0; i < r->plan.nsteps; i++)
+        if (r->steps[i].state == STEP_RUNNING)
+            kill_group(r, i, sig);
+}
+
+/* The command line of step I: PYTHON SCRIPT --data-dir DIR [--param NAME=VALUE]...
+ * (the parameters given to this run). Caller frees each string and the array. */
+static char **step_argv(runner *r, size_t i)
+{
     size_t argc = 0;
     char **argv = nb_xcalloc(6 + 2 * r->plan.nparams, sizeof *argv);
     argv[argc++] = nb_xstrdup(r->python);
-    argv[argc++] = nb_buf_detach(&script, NULL);
+    argv[argc++] = nb_xstrdup(pool_printf(&r->pool, "%s/%s", r->plan.dir,
+                                          r->plan.steps[i].script));
     argv[argc++] = nb_xstrdup("--data-dir");
     argv[argc++] = nb_xstrdup(r->plan.data_dir);
     nb_buf param = NB_BUF_INIT;
@@ -427,40 +472,98 @@ static int spawn_step(runner *r, size_t i)
     }
     nb_buf_release(&param);
     argv[argc] = NULL;
+    return argv;
+}
 
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, s->log,
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0666);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none, defaults;
-    sigemptyset(&none);
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGINT);
-    sigaddset(&defaults, SIGTERM);
-    sigaddset(&defaults, SIGHUP);
-    sigaddset(&defaults, SIGCHLD);
-    sigaddset(&defaults, SIGPIPE);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                        POSIX_SPAWN_SETSIGDEF);
-    int rc = posix_spawn(&s->pid, r->python, &actions, &attr, argv, environ);
-    posix_spawnattr_destroy(&attr);
-    posix_spawn_file_actions_destroy(&actions);
-    for (size_t k = 0; k < argc; k++)
+/* Asks the warm interpreter for step I's process. Returns 0 when it forked one; else
+ * the step runs in a fresh process, and when the zygote is gone it is said once. */
+static int fork_step(runner *r, size_t i, char *const *argv)
+{
+    step_run *s = &r->steps[i];
+    char *why = NULL;
+    int got = nb_zygote_fork(r->zygote, argv, s->log, &s->pid, &why);
+    if (got == NB_ZYGOTE_FRESH) {
+        s->fresh = nb_pool_strdup(&r->pool, why);
+    } else if (got == NB_ZYGOTE_GONE) {
+        event_warm(r, pool_printf(&r->pool, "the warm interpreter stopped (%s)", why));
+        nb_zygote_free(r->zygote);
+        r->zygote = NULL;
+    }
+    free(why);
+    return got == NB_ZYGOTE_FORKED ? 0 : -1;
+}
+
+/* Starts step I (forked by the warm interpreter, or in a fresh process) in its own
+ * process group, default signal handling, stdin from /dev/null, stdout and stderr into
+ * its log. Returns 0, or an errno value. */
+static int spawn_step(runner *r, size_t i)
+{
+    char **argv = step_argv(r, i);
+    int rc = 0;
+    if (!r->zygote || fork_step(r, i, argv) != 0)
+        rc = nb_spawn_process(r->python, argv, r->steps[i].log, -1, -1, &r->steps[i].pid);
+    for (size_t k = 0; argv[k]; k++)
         free(argv[k]);
     free(argv);
     return rc;
 }
 
+/* A signal stopped the run: no new step starts, and the running ones get SIGTERM. */
+static void interrupted(runner *r, int sig)
+{
+    r->interrupt = sig;
+    r->stopping = true;
+    stop_running_steps(r, SIGTERM);
+}
+
+/* Starts the warm interpreter when the first step has to run (a run with nothing to
+ * do does not pay for it), with the scripts of the steps that may still run. Returns
+ * false when a signal came while it was starting (the run is then interrupted). */
+static bool warm_up(runner *r)
+{
+    if (r->warm_tried || r->opts->no_warm)
+        return true;
+    r->warm_tried = true;
+    size_t n = 0;
+    const char **scripts = nb_xcalloc(r->plan.nsteps + 1, sizeof *scripts);
+    for (size_t i = 0; i < r->plan.nsteps; i++)
+        if (r->steps[i].state == STEP_WAITING)
+            scripts[n++] = pool_printf(&r->pool, "%s/%s", r->plan.dir, r->plan.steps[i].script);
+    nb_zygote_setup setup = {
+        .python = r->python,
+        .dir = r->plan.dir,
+        .workdir = r->plan.workdir[0] == '/'
+                       ? r->plan.workdir
+                       : pool_printf(&r->pool, "%s/%s", r->plan.dir, r->plan.workdir),
+        .scripts = scripts,
+        .nscripts = n,
+        .runtime = pool_printf(&r->pool, "%s/%s", r->plan.dir, NB_RUNTIME_FILE),
+        .log = pool_printf(&r->pool, "%s/warm-interpreter.log", r->logs_dir),
+    };
+    sigset_t stop; /* the signals that interrupt a run, not SIGCHLD */
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGHUP);
+    setup.stop = &stop;
+    int sig;
+    char *why;
+    r->zygote = nb_zygote_start(&setup, &sig, &why);
+    free(scripts);
+    if (sig) {
+        interrupted(r, sig);
+        return false;
+    }
+    event_warm(r, why);
+    free(why);
+    return true;
+}
+
 static void start_step(runner *r, size_t i)
 {
     step_run *s = &r->steps[i];
+    if (!warm_up(r))
+        return;
     s->began = monotonic_seconds();
     s->started = wall_seconds();
     int rc = spawn_step(r, i);
@@ -480,19 +583,6 @@ static long step_of_pid(const runner *r, pid_t pid)
         if (r->steps[i].state == STEP_RUNNING && r->steps[i].pid == pid)
             return (long)i;
     return -1;
-}
-
-/* Kills whatever step I's process left in its group. */
-static void kill_group(const runner *r, size_t i, int sig)
-{
-    kill(-r->steps[i].pid, sig);
-}
-
-static void stop_running_steps(runner *r, int sig)
-{
-    for (size_t i = 0; i < r->plan.nsteps; i++)
-        if (r->steps[i].state == STEP_RUNNING)
-            kill_group(r, i, sig);
 }
 
 /* The guard's findings for step I (DATA/STEP/guard.json, written by the runtime when a
@@ -562,6 +652,8 @@ static void reap_children(runner *r)
         long i = step_of_pid(r, pid);
         if (i >= 0)
             step_exited(r, (size_t)i, status);
+        else
+            nb_zygote_reaped(r->zygote, pid); /* or an orphan a step left (we are a subreaper) */
     }
 }
 
@@ -632,11 +724,8 @@ static void wait_for_events(runner *r, const sigset_t *signals)
     struct timespec timeout = { .tv_sec = 0, .tv_nsec = 250 * 1000 * 1000 };
     siginfo_t info;
     int sig = sigtimedwait(signals, &info, &timeout);
-    if ((sig == SIGINT || sig == SIGTERM || sig == SIGHUP) && !r->interrupt) {
-        r->interrupt = sig;
-        r->stopping = true;
-        stop_running_steps(r, SIGTERM);
-    }
+    if ((sig == SIGINT || sig == SIGTERM || sig == SIGHUP) && !r->interrupt)
+        interrupted(r, sig);
     reap_children(r);
 }
 
@@ -654,7 +743,9 @@ static void drain_children(runner *r, const sigset_t *signals)
         long i = pid > 0 ? step_of_pid(r, pid) : -1;
         if (i >= 0)
             step_exited(r, (size_t)i, status);
-        else if (pid < 0 && errno == ECHILD)
+        else if (pid > 0)
+            nb_zygote_reaped(r->zygote, pid);
+        else if (errno == ECHILD)
             break;
     }
 }
@@ -679,6 +770,9 @@ static void schedule(runner *r)
     }
     if (r->interrupt)
         drain_children(r, &signals);
+    /* every step has ended: the warm interpreter has nothing more to do */
+    nb_zygote_free(r->zygote);
+    r->zygote = NULL;
     for (size_t i = 0; i < r->plan.nsteps; i++)
         if (r->steps[i].state == STEP_WAITING)
             finish_step(r, i, STEP_SKIPPED,
@@ -800,6 +894,7 @@ static int setup(runner *r)
 
 static void release(runner *r)
 {
+    nb_zygote_free(r->zygote);
     nb_runrec_close(r->rec);
     if (r->lock_fd >= 0)
         close(r->lock_fd);

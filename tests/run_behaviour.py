@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """What `nb2pipe run`, `status`, `runs`, `restore` and `gc` promise.
 
-    run_behaviour.py NB2PIPE FIXTURES
+    run_behaviour.py NB2PIPE FIXTURES [--no-warm] [ONLY]
+
+Every check runs in the mode given: steps forked by the warm interpreter (the default)
+or, with --no-warm, a fresh Python per step (every `run` gets --no-warm). The checks
+named "warm: ..." compare the two modes themselves and run in the default mode only.
 
 Every claim about what ran is read from the run records (.nb2pipe/runs.sqlite, with
 Python's sqlite3), never inferred from timing; the parallelism checks read the start
@@ -10,20 +14,29 @@ and end times the steps themselves saved. Prints one line per check and a summar
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 
-from checks import check, copy_fixtures, edit_cell, run_checks
+from checks import CHECKS, check, copy_fixtures, edit_cell, run_checks
 
 BINARY = FIXTURES = None
+MODE = []  # ["--no-warm"] when the checks run with a fresh Python per step
+
+
+def command(args):
+    """The nb2pipe command line for ARGS, in the mode of this run of the checks."""
+    if args and args[0] == "run":
+        args = ["run"] + MODE + args[1:]
+    return [BINARY] + args
 
 
 def nb2pipe(args, cwd, **kwargs):
     env = dict(os.environ, NO_COLOR="1")
-    return subprocess.run([BINARY] + args, cwd=cwd, capture_output=True, text=True, env=env,
+    return subprocess.run(command(args), cwd=cwd, capture_output=True, text=True, env=env,
                           timeout=300, **kwargs)
 
 
@@ -68,12 +81,17 @@ DIAMOND = notebook([
 ])
 
 
-def diamond():
+def converted(nb, name):
+    """A new directory holding notebook NB as NAME.ipynb, converted into NAME/."""
     work = tempfile.mkdtemp(prefix="nb2pipe-run-")
-    with open(os.path.join(work, "diamond.ipynb"), "w") as f:
-        json.dump(DIAMOND, f, indent=1)
-    ok(nb2pipe(["convert", "diamond.ipynb"], work))
+    with open(os.path.join(work, name + ".ipynb"), "w") as f:
+        json.dump(nb, f, indent=1)
+    ok(nb2pipe(["convert", name + ".ipynb"], work))
     return work
+
+
+def diamond():
+    return converted(DIAMOND, "diamond")
 
 
 def records(pipeline):
@@ -152,12 +170,15 @@ def _():
     assert executed(pipe, 5) == ["evaluate", "train"], executed(pipe, 5)
     # an output deleted behind nb2pipe's back is noticed, and put back from the object
     # store (the run cache) rather than computed again
-    x_path = os.path.join(pipe, "output", "feature_engineering", "X.pkl")
+    # X's file: X.pkl, or the file of the group X is saved in (X__y.pkl)
+    x_name = sorted(os.listdir(os.path.join(pipe, "output", "feature_engineering")))[0]
+    assert x_name.startswith("X") and x_name.endswith(".pkl"), x_name
+    x_path = os.path.join(pipe, "output", "feature_engineering", x_name)
     x_bytes = read(x_path)
     os.remove(x_path)
     ok(nb2pipe(["run", "titanic", "--param", "N_ESTIMATORS=20"], work))
     assert records(pipe)[6]["steps"]["feature_engineering"] == (
-        "up-to-date", "output feature_engineering/X.pkl is missing; outputs of run 5 restored"), \
+        "up-to-date", f"output feature_engineering/{x_name} is missing; outputs of run 5 restored"), \
         records(pipe)[6]
     assert executed(pipe, 6) == [] and read(x_path) == x_bytes, executed(pipe, 6)
     r = ok(nb2pipe(["run", "titanic", "--force", "--only", "clean", "--param", "N_ESTIMATORS=20"], work))
@@ -226,31 +247,51 @@ def _():
 
 
 def step_processes(pipe):
-    """Processes whose command line runs a script of PIPE."""
+    """Processes whose command line runs a script of PIPE, or its warm interpreter (the
+    path as given, relative to the directory the run started in: another test's pipeline
+    of the same name is not this one)."""
     found = []
+    name = os.path.basename(pipe)
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
             cmd = read(f"/proc/{pid}/cmdline").replace(b"\0", b" ").decode(errors="replace")
+            cwd = os.readlink(f"/proc/{pid}/cwd")
         except OSError:
             continue
-        if os.path.join(pipe, "steps") in cmd or "diamond/steps/" in cmd:
+        relative = (f"{name}/steps/" in cmd or f"{name}/.nb2pipe/" in cmd) and \
+            cwd == os.path.dirname(pipe)
+        if os.path.join(pipe, "steps") in cmd or relative:
             found.append((pid, cmd))
     return found
 
 
+def group_members(groups):
+    """Processes in the process groups GROUPS (ids as strings)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            stat = read(f"/proc/{pid}/stat").decode()
+        except OSError:
+            continue
+        if stat.rsplit(")", 1)[1].split()[2] in groups:  # field 5, after "pid (comm) state ppid"
+            found.append(pid)
+    return found
+
+
 def wait_for_event(proc, event, count):
-    seen = 0
+    """Reads PROC's JSON events until the COUNT-th EVENT; returns those events."""
+    seen = []
     deadline = time.time() + 60
     while time.time() < deadline:
         line = proc.stdout.readline()
         if not line:
             break
         if json.loads(line).get("event") == event:
-            seen += 1
-            if seen == count:
-                return
+            seen.append(json.loads(line))
+            if len(seen) == count:
+                return seen
     raise AssertionError(f"no {count} {event} events")
 
 
@@ -258,15 +299,18 @@ def wait_for_event(proc, event, count):
 def _():
     work = diamond()
     pipe = os.path.join(work, "diamond")
-    proc = subprocess.Popen([BINARY, "run", "diamond", "-j", "2", "--json", "--param", "SLEEP=30"],
+    proc = subprocess.Popen(command(["run", "diamond", "-j", "2", "--json", "--param", "SLEEP=30"]),
                             cwd=work, stdout=subprocess.PIPE, text=True)
-    wait_for_event(proc, "start", 3)  # source, then both branches
+    starts = wait_for_event(proc, "start", 3)  # source, then both branches
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=20)
     assert proc.returncode == 130, proc.returncode
     proc.stdout.close()
     assert step_processes(pipe) == [], step_processes(pipe)
+    # a forked step's command line is the warm interpreter's: look for its process group
+    groups = {str(event["pid"]) for event in starts}
+    assert len(groups) == 3 and not group_members(groups), group_members(groups)
     run = records(pipe)[1]
     assert run["status"] == "interrupted", run
     assert run["steps"]["left"][0] == "interrupted" and run["steps"]["right"][0] == "interrupted", run
@@ -280,7 +324,7 @@ def _():
 @check("lock: a second run of the same pipeline fails clearly, or waits with --wait")
 def _():
     work = diamond()
-    proc = subprocess.Popen([BINARY, "run", "diamond", "--json", "--param", "SLEEP=2"],
+    proc = subprocess.Popen(command(["run", "diamond", "--json", "--param", "SLEEP=2"]),
                             cwd=work, stdout=subprocess.PIPE, text=True)
     wait_for_event(proc, "start", 1)
     r = nb2pipe(["run", "diamond"], work)
@@ -428,10 +472,200 @@ def _():
     assert [run["status"] for run in json.loads(r.stdout)] == ["ok", "failed"], r.stdout
 
 
+# ---- the warm interpreter -----------------------------------------------------------------
+
+# What a step's process starts with, recorded by each step of PROBE.
+PROBE_STATE = """
+state = {
+    "argv": sys.argv, "orig_argv": sys.orig_argv[1:], "name": __name__,
+    "file": sys.modules["__main__"].__file__, "path0": sys.path[0], "spec": repr(__spec__),
+    "loader": type(__loader__).__name__,
+    "cached": getattr(sys.modules["__main__"], "__cached__", "unset"),
+    "main": sys.modules["__main__"].__dict__ is sys._getframe(0).f_globals,
+    "fds": sorted(os.listdir("/proc/self/fd")), "stdin": os.readlink("/proc/self/fd/0"),
+    "stdout": os.path.basename(os.readlink("/proc/self/fd/1")),
+    "stderr": os.path.basename(os.readlink("/proc/self/fd/2")), "own_group": os.getpgrp() == os.getpid(),
+    "handlers": [str(signal.getsignal(s)) for s in (signal.SIGINT, signal.SIGTERM,
+                                                     signal.SIGPIPE, signal.SIGCHLD, signal.SIGHUP)],
+    "blocked": sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])),
+    "threads": threading.active_count(), "cwd": os.getcwd(), "environ": dict(os.environ),
+    "stdio": [sys.stdout.line_buffering, sys.stderr.line_buffering, sys.stdout.encoding,
+              sys.stdout.errors, sys.stderr.errors], "flags": str(sys.flags),
+    "recursion": sys.getrecursionlimit(), "umask": os.umask(0o22),
+    "local_colorsys": hasattr(colorsys, "LOCAL"), "path": sys.path,
+}
+forked = b"nb2pipe_zygote" in open("/proc/self/cmdline", "rb").read()
+"""
+
+PROBE = notebook([
+    ("code", "import os, sys, signal, threading, atexit\nimport numpy as np\nimport colorsys"),
+    ("markdown", "## first"),
+    ("code", PROBE_STATE + "first, first_forked = state, forked"),
+    ("markdown", "## second"),
+    ("code", PROBE_STATE + "second, second_forked = state, forked\n"
+             "atexit.register(lambda: open('atexit-ran.txt', 'w').write('yes'))\n"
+             "unclosed = open('unclosed.txt', 'w')\n"
+             "unclosed.write('flushed at exit')\n"
+             "print('no newline, no flush', end='')"),
+    ("markdown", "## fallback"),
+    ("code", "try:\n    import tensorflow\nexcept ImportError:\n    pass\n" + PROBE_STATE +
+             "fallback, fallback_forked = state, forked"),
+    ("markdown", "## report"),
+    ("code", "report = dict(first=first, second=second, fallback=fallback,\n"
+             "              forked=[first_forked, second_forked, fallback_forked])"),
+    ("markdown", "## end"),
+    ("code", "print(len(report))"),
+])
+
+
+def probe_run(work, *options):
+    """Runs the probe pipeline afresh; returns its report and the second step's log."""
+    for name in ("atexit-ran.txt", "unclosed.txt"):
+        if os.path.exists(os.path.join(work, name)):
+            os.remove(os.path.join(work, name))
+    r = ok(subprocess.run([BINARY, "run", "probe", "--force", "-j", "1"] + list(options),
+                          cwd=work, capture_output=True, text=True, timeout=300))
+    report = load(os.path.join(work, "probe", "output", "report", "report.pkl"))
+    run_id = len(records(os.path.join(work, "probe")))
+    log = read(os.path.join(work, "probe", ".nb2pipe", "logs", f"run-{run_id}", "second.log"))
+    effects = [read(os.path.join(work, name)) for name in ("atexit-ran.txt", "unclosed.txt")]
+    return r, report, log, effects
+
+
+@check("warm: a forked step starts as `python3 script` would, and its results are the fresh run's")
+def _():
+    work = converted(PROBE, "probe")
+    # a module beside the notebook named like a standard one: a step imports this one
+    with open(os.path.join(work, "colorsys.py"), "w") as f:
+        f.write("LOCAL = True\n")
+    r, warm, warm_log, warm_effects = probe_run(work)
+    assert "fresh process: it imports tensorflow, which does not survive fork" in r.stdout, r.stdout
+    assert warm["forked"] == [True, True, False], warm["forked"]
+    _, fresh, fresh_log, fresh_effects = probe_run(work, "--no-warm")
+    assert fresh["forked"] == [False, False, False], fresh["forked"]
+    assert fresh["first"]["local_colorsys"], fresh["first"]
+    for step in ("first", "second", "fallback"):
+        for key, value in fresh[step].items():
+            assert warm[step][key] == value, (step, key, warm[step][key], value)
+    # atexit handlers ran, an unclosed file was flushed, so was print() without newline
+    assert warm_effects == fresh_effects == [b"yes", b"flushed at exit"], (warm_effects, fresh_effects)
+    assert warm_log == fresh_log == b"no newline, no flush", (warm_log, fresh_log)
+    assert not [p for p in step_processes(os.path.join(work, "probe")) if "zygote" in p[1]], \
+        "the warm interpreter outlived the run"
+
+
+# Prints the global random states a process starts with (Python's, numpy's legacy one).
+DRAWS = """import random, sys
+import numpy as np
+with open(sys.argv[1], "w") as f:
+    f.write(repr((random.getstate()[1][:4], [int(x) for x in np.random.get_state()[1][:4]])))
+"""
+
+
+@check("warm: every forked step starts from new random states, as a fresh process does")
+def _():
+    # the steps of a pipeline may get their random state from the step before (the
+    # runtime's hand-over): ask the warm interpreter itself for processes instead
+    work = diamond()
+    ok(nb2pipe(["run", "diamond", "--param", "SLEEP=0"], work))
+    zygote = os.path.join(work, "diamond", ".nb2pipe", "nb2pipe_zygote.py")
+    script = os.path.join(work, "draws.py")
+    with open(script, "w") as f:
+        f.write(DRAWS)
+    ours, theirs = socket.socketpair()
+    proc = subprocess.Popen(["/usr/bin/python3", zygote, str(theirs.fileno())], cwd=work,
+                            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
+    theirs.close()
+    replies = ours.makefile("rb")
+
+    def ask(message):
+        ours.sendall(json.dumps(message).encode() + b"\n")
+        return json.loads(replies.readline())
+
+    assert ask({"workdir": work, "scripts": [script], "also": []})["ready"]
+    outputs = []
+    for k in range(2):
+        outputs.append(os.path.join(work, f"draws-{k}.txt"))
+        pid = ask({"argv": ["/usr/bin/python3", script, outputs[-1]],
+                   "log": os.path.join(work, f"draws-{k}.log")})["pid"]
+        deadline = time.time() + 30
+        while not os.path.exists(outputs[-1]) and time.time() < deadline:
+            time.sleep(0.05)
+        assert os.path.exists(outputs[-1]), (pid, read(os.path.join(work, f"draws-{k}.log")))
+    replies.close()
+    ours.close()
+    assert proc.wait(timeout=30) == 0
+    time.sleep(0.2)  # the second process may still be writing
+    first, second = (eval(read(path)) for path in outputs)  # noqa: S307 - our own output
+    assert first[0] != second[0] and first[1] != second[1], (first, second)
+
+
+FAILING = notebook([
+    ("code", "MODE = 'raise'", ["parameters"]),
+    ("code", "import sys\nimport numpy as np"),
+    ("markdown", "## fail"),
+    ("code", "def boom():\n    raise ValueError('bad value')\n"
+             "if MODE == 'raise':\n    boom()\n"
+             "elif MODE == 'message':\n    sys.exit('leaving with a message')\n"
+             "elif MODE == 'code':\n    sys.exit(3)\n"
+             "elif MODE == 'interrupt':\n    raise KeyboardInterrupt\n"
+             "elif MODE == 'syntax':\n    compile('1 +', 'x', 'exec')\n"
+             "x = 1"),
+])
+
+
+@check("warm: a failing forked step fails as a fresh one: same log, exit status, signal")
+def _():
+    work = converted(FAILING, "failing")
+    pipe = os.path.join(work, "failing")
+    run_id = 0
+    for mode in ("raise", "message", "code", "interrupt", "syntax"):
+        seen = []
+        for options in ([], ["--no-warm"]):
+            r = subprocess.run([BINARY, "run", "failing", "--json", "--param", "MODE=" + mode] + options,
+                               cwd=work, capture_output=True, text=True, timeout=300)
+            run_id += 1
+            finish = [json.loads(line) for line in r.stdout.splitlines()
+                      if json.loads(line)["event"] == "finish"][0]
+            log = read(os.path.join(pipe, ".nb2pipe", "logs", f"run-{run_id}", "fail.log"))
+            seen.append((r.returncode, finish["status"], finish["exit_code"], log))
+        assert seen[0] == seen[1], (mode, seen)
+        assert seen[0][1] == "failed" and b"zygote" not in seen[0][3], (mode, seen[0])
+    assert seen[0][3].startswith(b"Traceback (most recent call last):\n  File \"" + pipe.encode()), seen
+
+
+@check("warm: when the warm interpreter cannot start, the run says so once and every step runs fresh")
+def _():
+    work = diamond()
+    fake = os.path.join(work, "python3")
+    with open(fake, "w") as f:  # a Python that refuses to be the warm interpreter
+        f.write("#!/bin/sh\ncase \"$1\" in *nb2pipe_zygote.py) echo refused >&2; exit 7;; esac\n"
+                "exec /usr/bin/python3 \"$@\"\n")
+    os.chmod(fake, 0o755)
+    r = ok(nb2pipe(["run", "diamond", "--python", fake, "--param", "SLEEP=0"], work))
+    assert r.stdout.count("warm        off: ") == 1, r.stdout
+    assert "it exited (see its log)" in r.stdout, r.stdout
+    assert executed(os.path.join(work, "diamond"), 1) == ["join", "left", "right", "source"]
+    log = read(os.path.join(work, "diamond", ".nb2pipe", "logs", "run-1", "warm-interpreter.log"))
+    assert log == b"refused\n", log
+    # --no-warm does not start it at all
+    r = ok(nb2pipe(["run", "diamond", "--no-warm", "--force", "--param", "SLEEP=0"], work))
+    assert "warm" not in r.stdout, r.stdout
+    # nothing to run: no warm interpreter either (a no-op run stays fast)
+    r = ok(nb2pipe(["run", "diamond", "--param", "SLEEP=0"], work))
+    assert "warm" not in r.stdout and "0 ran, 4 up to date" in r.stdout, r.stdout
+
+
 def main():
-    global BINARY, FIXTURES
-    BINARY, FIXTURES = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-    return run_checks("run behaviour", only=sys.argv[3] if len(sys.argv) > 3 else "")
+    global BINARY, FIXTURES, MODE
+    args = sys.argv[1:]
+    if "--no-warm" in args:
+        args.remove("--no-warm")
+        MODE = ["--no-warm"]
+        CHECKS[:] = [(name, fn) for name, fn in CHECKS if not name.startswith("warm:")]
+    BINARY, FIXTURES = os.path.abspath(args[0]), os.path.abspath(args[1])
+    title = "run behaviour" + (" (--no-warm)" if MODE else "")
+    return run_checks(title, only=args[2] if len(args) > 2 else "")
 
 
 if __name__ == "__main__":

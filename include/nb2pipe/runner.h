@@ -23,6 +23,7 @@ typedef struct nb_run_opts {
     bool force;        /* run selected steps even when up to date */
     bool fail_fast;    /* on a failure, stop every running step */
     bool no_record;    /* neither read nor write run records (every selected step runs) */
+    bool no_warm;      /* a fresh Python per step, no warm interpreter forking them */
     bool wait;         /* wait for another run of the same pipeline instead of failing */
     bool strict;       /* a guard report fails its step (NB2PIPE_STRICT=1) */
     bool no_guard;     /* steps skip the guard (NB2PIPE_GUARD=0) */

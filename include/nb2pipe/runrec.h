@@ -100,8 +100,10 @@ long nb_runrec_steps(nb_runrec *rec, long long run, nb_pool *pool, nb_step_recor
 int nb_runrec_gc(nb_runrec *rec, long keep, long *runs_removed, long *objects_removed,
                  long long *bytes_freed, nb_diags *diags);
 
-/* Copies the file at PATH into the object store under HASH (nothing to do when the
- * store has it). Returns 0 or -1 after recording an error. */
+/* Keeps the file at PATH in the object store under HASH (nothing to do when the store
+ * has it): a hard link to it, so that the output is not written twice (steps and restore
+ * replace outputs by renaming, never in place), or a copy where a link cannot be made
+ * (another file system). Returns 0 or -1 after recording an error. */
 int nb_runrec_keep(nb_runrec *rec, const char *path, const char *hash, nb_diags *diags);
 
 /* Path of the stored object HASH (it may not exist). Caller frees. */
