@@ -272,7 +272,7 @@ static const magic_rule rules[] = {
     { "cd", false, NB_MAGIC_TRANSLATED, T_CD, "os.chdir" },
     { "env", false, NB_MAGIC_TRANSLATED, T_ENV, "os.environ" },
     { "set_env", false, NB_MAGIC_TRANSLATED, T_ENV, "os.environ" },
-    { "run", false, NB_MAGIC_TRANSLATED, T_RUN, "runpy.run_path" },
+    { "run", false, NB_MAGIC_TRANSLATED, T_RUN, "nb2pipe_runtime.run_script" },
     { "pylab", false, NB_MAGIC_TRANSLATED, T_PYLAB, "the imports %pylab makes" },
     { "pwd", false, NB_MAGIC_TRANSLATED, T_PWD, "os.getcwd" },
     { "sx", false, NB_MAGIC_TRANSLATED, T_SHELL_CAPTURE, "subprocess.run" },
@@ -825,10 +825,11 @@ static nb_magic_action translate_run(line_ctx *c)
         return NB_MAGIC_UNSUPPORTED;
     }
     add_indent(c);
-    nb_buf_puts(&c->res->python, "globals().update({k: v for k, v in "
-                                 "__import__(\"runpy\").run_path(");
+    /* the runtime runs it as IPython does: an error in the script is printed, not
+     * raised, and the names bound before it still reach the notebook */
+    nb_buf_puts(&c->res->python, "globals().update(__import__(\"nb2pipe_runtime\").run_script(");
     add_command_expr(c->m, &c->res->python, path);
-    nb_buf_puts(&c->res->python, ", run_name=\"__main__\").items() if not k.startswith(\"__\")})");
+    nb_buf_puts(&c->res->python, "))");
     add_origin_comment(c);
     return NB_MAGIC_TRANSLATED;
 }

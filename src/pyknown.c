@@ -234,7 +234,8 @@ static const char *const state_calls[] = {
 
 /* Code the analysis cannot see into. Sorted. */
 static const char *const dynamic_calls[] = {
-    "eval", "exec", "globals", "importlib.reload", "locals", "runpy.run_module",
+    "eval", "exec", "globals", "importlib.reload", "locals", "nb2pipe_runtime.run_script",
+    "runpy.run_module",
     "runpy.run_path", "setattr", "vars",
 };
 
@@ -366,6 +367,7 @@ static const file_entry file_functions[] = {
     { "joblib.load", R(0, "filename") },
     { "matplotlib.pyplot.imread", R(0, "fname") },
     { "matplotlib.pyplot.savefig", W(0, "fname") },
+    { "nb2pipe_runtime.run_script", R(0, "path") }, /* %run */
     { "numpy.fromfile", R(0, "file") },
     { "numpy.genfromtxt", R(0, "fname") },
     { "numpy.load", R(0, "file") },

@@ -486,6 +486,28 @@ def _(work):
     assert r.stderr.rstrip().endswith("does not exist: run that step first"), r.stderr
 
 
+@check("%run as IPython: an error in the script is printed, the step goes on with the names bound before it")
+def _(work):
+    with open(os.path.join(work, "helper.py"), "w", encoding="utf-8") as f:
+        f.write(block("""
+            import sys
+            ready = sys.argv == ["helper.py"] and __name__ == "__main__"
+            import no_such_module_here
+            late = 1
+            """))
+    with open(os.path.join(work, "quits.py"), "w", encoding="utf-8") as f:
+        f.write("import sys\nquiet = True\nsys.exit(0)\n")
+    r = step(work, "a", outputs=["seen"], body=block("""
+        globals().update(__import__("nb2pipe_runtime").run_script("helper.py"))
+        globals().update(__import__("nb2pipe_runtime").run_script("quits.py"))
+        globals().update(__import__("nb2pipe_runtime").run_script("absent.py"))
+        seen = (ready, "late" in globals(), quiet)
+        """))
+    assert artifact(work, "a", "seen") == (True, False, True)
+    assert "ModuleNotFoundError: No module named 'no_such_module_here'" in r.stderr, r.stderr
+    assert "File `absent.py` not found." in r.stderr and "SystemExit" not in r.stderr, r.stderr
+
+
 def main():
     return run_checks("runtime behaviour", only=sys.argv[1] if len(sys.argv) > 1 else "")
 

@@ -428,6 +428,37 @@ def _cells(cells):
 
 # ---------------------------------------------------------------- the step
 
+def run_script(path):
+    """`%run PATH` as IPython runs it: the script runs as __main__ in a namespace of its
+    own, with its directory first on sys.path and sys.argv [PATH]; an exception in it is
+    printed, not raised (the notebook goes on), as is a missing file; sys.exit(0) is
+    quiet. Returns the names it bound, those bound before an error too, for the step's
+    globals."""
+    import traceback
+    namespace = {"__name__": "__main__", "__file__": path, "__builtins__": builtins}
+    saved_argv, saved_path = sys.argv, list(sys.path)
+    sys.argv = [path]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
+    try:
+        with open(path, "rb") as f:
+            code = compile(f.read(), path, "exec")
+        exec(code, namespace)
+    except FileNotFoundError as e:
+        if e.filename == path:
+            print(f"ERROR:root:File `{path}` not found.", file=sys.stderr)
+        else:
+            traceback.print_exc()
+    except SystemExit as e:
+        if e.code not in (None, 0):
+            traceback.print_exc()
+    except Exception:
+        traceback.print_exc()
+    finally:
+        sys.argv = saved_argv
+        sys.path[:] = saved_path
+    return {k: v for k, v in namespace.items() if not k.startswith("__")}
+
+
 class Step:
     def __init__(self, name, upstream, product, inputs=None, outputs=(), metrics=(),
                  workdir=".", script=None, groups=None, uses=None, seeded=False, changes=(),
