@@ -1199,6 +1199,34 @@ static void step_changes(flow *f, nb_pool *pool, const nb_segment_step *seg_step
     free(names);
 }
 
+/* An import of each submodule the step's cells reach through their package alone
+ * (nb_code_cell.submodules), once each, into OUT: what a library imported in the
+ * notebook. Returns how many. */
+static size_t submodule_imports(flow *f, nb_pool *pool, const nb_segment_step *seg_step,
+                                nb_code *out)
+{
+    size_t n = 0;
+    nb_buf text = NB_BUF_INIT;
+    for (size_t i = 0; i < seg_step->ncells; i++) {
+        const nb_code_cell *cc = &f->an->cells[seg_step->cells[i]];
+        for (size_t m = 0; m < cc->nsubmodules; m++) {
+            nb_buf_reset(&text);
+            nb_buf_printf(&text, "__import__(\"nb2pipe_runtime\").import_submodule(\"%s\")  "
+                                 "# a library imported it in the notebook\n",
+                          cc->submodules[m]);
+            bool seen = false;
+            for (size_t k = 0; k < n && !seen; k++)
+                seen = strcmp(out[k].text, text.data) == 0;
+            if (!seen)
+                out[n++] = (nb_code){ cc->cell->number,
+                                      cc->cell->id ? nb_pool_strdup(pool, cc->cell->id) : NULL,
+                                      nb_pool_strdup(pool, text.data), false };
+        }
+    }
+    nb_buf_release(&text);
+    return n;
+}
+
 static void build_step(flow *f, nb_pipeline *p, size_t s, nb_step *out, const size_t *position)
 {
     nb_pool *pool = &p->pool;
@@ -1216,11 +1244,14 @@ static void build_step(flow *f, nb_pipeline *p, size_t s, nb_step *out, const si
     size_t nall = f->nprelude + st->ncode;
     qsort(all, nall, sizeof *all, compare_code);
     nb_buf future = NB_BUF_INIT;
-    nb_code *carried = nb_pool_alloc(pool, (nall + 1) * sizeof *carried);
+    size_t nimports = 0;
+    for (size_t i = 0; i < seg_step->ncells; i++)
+        nimports += f->an->cells[seg_step->cells[i]].nsubmodules;
+    nb_code *carried = nb_pool_alloc(pool, (nall + nimports + 1) * sizeof *carried);
     for (size_t i = 0; i < nall; i++)
         carried[i] = code_text(f, pool, &all[i], &future);
     out->carried = carried;
-    out->ncarried = nall;
+    out->ncarried = nall + submodule_imports(f, pool, seg_step, carried + nall);
     free(all);
 
     nb_code *cells = nb_pool_alloc(pool, (seg_step->ncells + 1) * sizeof *cells);

@@ -133,6 +133,10 @@ static void text_state(nb_buf *out, const nb_code_cell *cc)
         nb_buf_printf(out, "%d:%d %s (replayed in later steps)\n", cc->state[i].line,
                       cc->state[i].col, cc->state[i].what);
     }
+    for (size_t i = 0; i < cc->nsubmodules; i++) {
+        text_label(out, i ? "" : "submodule");
+        nb_buf_printf(out, "%s (no cell imports it: its steps do)\n", cc->submodules[i]);
+    }
     if (cc->seeds_random || cc->draws_random) {
         text_label(out, "random");
         nb_buf_printf(out, "%s%s%s\n", cc->seeds_random ? "seeds a global generator" : "",
@@ -447,6 +451,10 @@ static json_t *json_cell(const nb_analysis *an, const nb_code_cell *cc, bool wit
         json_array_append_new(state, json_position(o, cc->state[i].line, cc->state[i].col));
     }
     json_object_set_new(cell, "state", state);
+    json_t *submodules = json_array();
+    for (size_t i = 0; i < cc->nsubmodules; i++)
+        json_array_append_new(submodules, json_string(cc->submodules[i]));
+    json_object_set_new(cell, "submodules", submodules);
     json_t *random = json_object();
     json_object_set_new(random, "seeds", json_boolean(cc->seeds_random));
     json_object_set_new(random, "draws", json_boolean(cc->draws_random));

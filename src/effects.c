@@ -583,7 +583,7 @@ typedef struct cell_run {
     nb_pool *pool;
     nb_diags *diags;
     nb_cell_effects *out;
-    size_t state_cap, files_cap;
+    size_t state_cap, files_cap, submodules_cap;
 } cell_run;
 
 /* A class or function whose attributes change at run time (Shape.created += 1 in a
@@ -604,7 +604,11 @@ static void warn_stateful_code(cell_run *r, nb_name name, int line, int col)
 }
 
 /* Packages that do not import these submodules themselves: `import matplotlib` then
- * `matplotlib.pyplot.show()` works only after something else imported pyplot. */
+ * `matplotlib.pyplot.show()` works only after something else imported pyplot. What
+ * CANONICAL (matplotlib.pyplot.show, scipy.stats.norm.pdf) reaches below the package
+ * is its first PREFIX_LEN bytes, up to its last name: a submodule or an object in one,
+ * which the runtime tells apart (import_submodule). A function of the package itself
+ * (matplotlib.use) reaches none. */
 static bool lazy_submodule(const char *canonical, size_t *prefix_len)
 {
     static const char *const packages[] = { "concurrent.", "email.", "importlib.",
@@ -614,8 +618,10 @@ static bool lazy_submodule(const char *canonical, size_t *prefix_len)
         size_t n = strlen(packages[i]);
         if (strncmp(canonical, packages[i], n) != 0)
             continue;
-        const char *dot = strchr(canonical + n, '.');
-        *prefix_len = dot ? (size_t)(dot - canonical) : strlen(canonical);
+        const char *last = strrchr(canonical, '.');
+        if (last < canonical + n)
+            return false;
+        *prefix_len = (size_t)(last - canonical);
         return true;
     }
     return false;
@@ -635,20 +641,27 @@ static bool notebook_imports(const nb_analysis *an, const char *module, size_t l
 
 /* `matplotlib.pyplot.show()` after a plain `import matplotlib`, with no cell importing
  * matplotlib.pyplot: the notebook found it because a library imported it as a side
- * effect; a step may not. */
-static void warn_implicit_submodule(cell_run *r, const nb_call *call, const char *canonical)
+ * effect (pandas' plotting, seaborn), which a step may not do: the steps that run the
+ * cell import it first (nb_code_cell.submodules). */
+static void add_submodule_import(cell_run *r, const nb_call *call, const char *canonical)
 {
     size_t len;
+    nb_code_cell *cc = r->cc;
     if (!call->path || strcmp(call->path, canonical) != 0 || !lazy_submodule(canonical, &len) ||
-        notebook_imports(r->c->b->an, canonical, len) || r->out->warned_submodule)
+        notebook_imports(r->c->b->an, canonical, len))
         return;
-    r->out->warned_submodule = true;
-    nb_buf message = NB_BUF_INIT;
-    nb_buf_printf(&message, "no cell imports %.*s: this works only if a library imported it "
-                            "before, which a later step may not do; add `import %.*s`",
-                  (int)len, canonical, (int)len, canonical);
-    warn(r->diags, r->c->b, "implicit-import", call->line, call->col, &message);
-    nb_buf_release(&message);
+    for (size_t i = 0; i < cc->nsubmodules; i++)
+        if (strlen(cc->submodules[i]) == len && strncmp(cc->submodules[i], canonical, len) == 0)
+            return;
+    if (cc->nsubmodules == r->submodules_cap) {
+        size_t grown = r->submodules_cap ? r->submodules_cap * 2 : 2;
+        const char **items = nb_pool_alloc(r->pool, grown * sizeof *items);
+        if (cc->nsubmodules)
+            memcpy(items, cc->submodules, cc->nsubmodules * sizeof *items);
+        cc->submodules = items;
+        r->submodules_cap = grown;
+    }
+    cc->submodules[cc->nsubmodules++] = nb_pool_strndup(r->pool, canonical, len);
 }
 
 /* The magic NAME of CC on LINE, or NULL. */
@@ -712,7 +725,7 @@ static void cell_call(cell_run *r, const nb_call *call)
     nb_buf_release(&message);
 
     if (library)
-        warn_implicit_submodule(r, call, path.data);
+        add_submodule_import(r, call, path.data);
     nb_file_access access;
     if (nb_fileio_of_call(call, library ? path.data : NULL, c->b->an->names, r->pool, &access))
         add_file(r->cc, r->pool, &access, &r->files_cap);

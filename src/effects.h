@@ -31,7 +31,6 @@ typedef struct nb_cell_effects {
     int random_line, random_col; /* the first seed or draw */
     bool dynamic; /* runs code nb2pipe cannot see (exec, globals()[...]) */
     bool warned_stateful; /* a stateful-code warning was given for the cell */
-    bool warned_submodule; /* an implicit-import warning was given for the cell */
     int warned_run_line;   /* the line of a %run already warned about */
 } nb_cell_effects;
 

@@ -53,7 +53,7 @@ ROLE_TAGS = {"skip", "imports", "functions", "pipeline-parameters", "parameters"
 # cannot see, state it does not replay, values it cannot carry); only these excuse a
 # difference. The others (an unused step, a star import, the order of file access) do not.
 VALUE_WARNINGS = {"dynamic-code", "state-not-replayed", "unpicklable", "global-in-function",
-                  "stateful-function", "stateful-code", "unsupported-magic", "implicit-import"}
+                  "stateful-function", "stateful-code", "unsupported-magic"}
 
 # The oracle: a helper and one try/except per name, so that a name the notebook ends
 # without is recorded as absent rather than failing. Everything it binds starts with

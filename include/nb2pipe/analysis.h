@@ -112,6 +112,10 @@ typedef struct nb_code_cell {
     size_t nstate;
     nb_file_access *files;
     size_t nfiles;
+    const char **submodules; /* submodules it reaches as attributes of a package that no
+                                cell imports them with (matplotlib.pyplot after `import
+                                matplotlib`): a library imported them in the notebook */
+    size_t nsubmodules;
     nb_group_entry *groups; /* the alias group of each name it binds or changes */
     size_t ngroups;
     nb_unpicklable *unpicklable; /* names it binds to values no serializer can save */

@@ -428,6 +428,20 @@ def _cells(cells):
 
 # ---------------------------------------------------------------- the step
 
+def import_submodule(path):
+    """Imports the longest prefix of PATH that is a module (scipy.stats of
+    scipy.stats.norm, matplotlib.pyplot of matplotlib.pyplot): a cell reached it through
+    its package after a library had imported it in the notebook."""
+    parts = path.split(".")
+    for end in range(len(parts), 1, -1):
+        try:
+            importlib.import_module(".".join(parts[:end]))
+            return
+        except ModuleNotFoundError as e:
+            if e.name != ".".join(parts[:end]):
+                raise
+
+
 def run_script(path):
     """`%run PATH` as IPython runs it: the script runs as __main__ in a namespace of its
     own, with its directory first on sys.path and sys.argv [PATH]; an exception in it is
