@@ -203,8 +203,13 @@ static void text_cell(nb_buf *out, const nb_analysis *an, const nb_code_cell *cc
         text_label(out, "via calls");
         for (size_t i = 0; i < cc->nimplied; i++) {
             const nb_implied *im = &cc->implied[i];
-            nb_buf_printf(out, "%s%s (read by %s)", i ? ", " : "", name_str(an, im->name),
-                          name_str(an, im->via));
+            nb_buf_printf(out, "%s%s", i ? ", " : "", name_str(an, im->name));
+            if (im->via != NB_NO_NAME)
+                nb_buf_printf(out, " (read by %s)", name_str(an, im->via));
+            else if (im->name == an->random_state)
+                nb_buf_puts(out, " (the global generators' state it draws from or reseeds)");
+            else
+                nb_buf_puts(out, " (its object changed here)");
             text_provider(out, &im->provider);
         }
         nb_buf_putc(out, '\n');
@@ -416,7 +421,7 @@ static json_t *json_cell(const nb_analysis *an, const nb_code_cell *cc, bool wit
     for (size_t i = 0; i < cc->nimplied; i++) {
         json_t *o = json_object();
         json_object_set_new(o, "name", json_name(an, cc->implied[i].name));
-        json_object_set_new(o, "via", json_name(an, cc->implied[i].via));
+        json_object_set_new(o, "via", cc->implied[i].via != NB_NO_NAME ? json_name(an, cc->implied[i].via) : json_null());
         json_object_set_new(o, "from_cell", json_integer(cc->implied[i].provider.cell));
         json_array_append_new(implied, o);
     }

@@ -203,10 +203,30 @@ static void map_root(ctx *c, const nb_call *call, const summary *callee, const n
         argument_roots(c, call, (long)p, param, out);
 }
 
+static bool rootvec_has(const rootvec *v, nb_root root)
+{
+    for (size_t i = 0; i < v->len; i++)
+        if (v->items[i] == root)
+            return true;
+    return false;
+}
+
+/* Whether every root of A is in B. */
+static bool rootvec_within(const rootvec *a, const rootvec *b)
+{
+    for (size_t i = 0; i < a->len; i++)
+        if (!rootvec_has(b, a->items[i]))
+            return false;
+    return true;
+}
+
 static void link_add(summary *s, const rootvec *roots)
 {
     if (roots->len < 2)
         return;
+    for (size_t i = 0; i < s->nlinks; i++)
+        if (rootvec_within(roots, &s->links[i]))
+            return; /* said already: recursion would add it again and again */
     s->links = nb_xgrow(s->links, &s->links_cap, s->nlinks + 1, sizeof *s->links);
     rootvec *copy = &s->links[s->nlinks++];
     memset(copy, 0, sizeof *copy);
@@ -218,11 +238,14 @@ static void link_add(summary *s, const rootvec *roots)
 static void apply_call(ctx *c, summary *s, const nb_call *call, const summary *callee,
                        const nb_effects *e, bool method)
 {
-    for (size_t i = 0; i < callee->changed.len; i++)
+    /* a recursive call folds a summary into itself: what it held when the call was met */
+    size_t nchanged = callee->changed.len, nrebinds = callee->rebinds.len;
+    size_t nlinks = callee->nlinks;
+    for (size_t i = 0; i < nchanged; i++)
         map_root(c, call, callee, e, method, callee->changed.items[i], &s->changed);
-    for (size_t i = 0; i < callee->rebinds.len; i++)
+    for (size_t i = 0; i < nrebinds; i++)
         nb_namevec_add(&s->rebinds, callee->rebinds.items[i]);
-    for (size_t i = 0; i < callee->nlinks; i++) {
+    for (size_t i = 0; i < nlinks; i++) {
         rootvec mapped = { 0 };
         for (size_t j = 0; j < callee->links[i].len; j++)
             map_root(c, call, callee, e, method, callee->links[i].items[j], &mapped);
@@ -245,12 +268,14 @@ static void apply_call(ctx *c, summary *s, const nb_call *call, const summary *c
  * nothing without a call): a function passed to map() or df.apply() runs there. */
 static void apply_reference(summary *s, const summary *callee)
 {
-    for (size_t i = 0; i < callee->changed.len; i++)
+    size_t nchanged = callee->changed.len, nrebinds = callee->rebinds.len;
+    size_t nlinks = callee->nlinks; /* as in apply_call: S may be CALLEE */
+    for (size_t i = 0; i < nchanged; i++)
         if (!nb_root_is_param(callee->changed.items[i]))
             root_add(&s->changed, callee->changed.items[i]);
-    for (size_t i = 0; i < callee->rebinds.len; i++)
+    for (size_t i = 0; i < nrebinds; i++)
         nb_namevec_add(&s->rebinds, callee->rebinds.items[i]);
-    for (size_t i = 0; i < callee->nlinks; i++) {
+    for (size_t i = 0; i < nlinks; i++) {
         rootvec globals = { 0 };
         for (size_t j = 0; j < callee->links[i].len; j++)
             if (!nb_root_is_param(callee->links[i].items[j]))
