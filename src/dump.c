@@ -176,6 +176,52 @@ static void text_effects(nb_buf *out, const nb_analysis *an, const nb_effects *e
     }
 }
 
+/* What the cell changes: objects in place, globals through the functions it calls,
+ * which names share objects at its end, the interpreter state it sets. */
+static void text_changes(nb_buf *out, const nb_analysis *an, const nb_code_cell *cc)
+{
+    if (cc->ntouches) {
+        text_label(out, "mutates");
+        for (size_t i = 0; i < cc->ntouches; i++)
+            text_touch(out, an, &cc->touches[i], i);
+        nb_buf_putc(out, '\n');
+    }
+    if (cc->nrebinds) {
+        text_label(out, "rebinds");
+        for (size_t i = 0; i < cc->nrebinds; i++)
+            nb_buf_printf(out, "%s%s (in %s())", i ? ", " : "", name_str(an, cc->rebinds[i].name),
+                          name_str(an, cc->rebinds[i].via));
+        nb_buf_putc(out, '\n');
+    }
+    text_shares(out, an, cc);
+    text_state(out, cc);
+}
+
+/* The functions and classes the cell defines, with what they read and change. */
+static void text_definitions(nb_buf *out, const nb_analysis *an, const nb_facts *f)
+{
+    for (size_t i = 0; i < f->ndefinitions; i++) {
+        const nb_definition *d = &f->definitions[i];
+        text_label(out, d->kind == NB_BIND_CLASS ? "class" : "function");
+        nb_buf_puts(out, name_str(an, d->name));
+        if (d->nreads) {
+            nb_buf_puts(out, " reads ");
+            for (size_t j = 0; j < d->nreads; j++)
+                nb_buf_printf(out, "%s%s", j ? ", " : "", name_str(an, d->reads[j]));
+        }
+        text_effects(out, an, &d->effects);
+        nb_buf_putc(out, '\n');
+        for (size_t m = 0; m < d->nmethods; m++) {
+            if (!d->methods[m].effects.nchanges && !d->methods[m].effects.nrebinds)
+                continue;
+            text_label(out, "");
+            nb_buf_printf(out, "method %s", name_str(an, d->methods[m].name));
+            text_effects(out, an, &d->methods[m].effects);
+            nb_buf_putc(out, '\n');
+        }
+    }
+}
+
 static void text_cell(nb_buf *out, const nb_analysis *an, const nb_code_cell *cc)
 {
     const nb_facts *f = &cc->facts;
@@ -214,21 +260,7 @@ static void text_cell(nb_buf *out, const nb_analysis *an, const nb_code_cell *cc
         }
         nb_buf_putc(out, '\n');
     }
-    if (cc->ntouches) {
-        text_label(out, "mutates");
-        for (size_t i = 0; i < cc->ntouches; i++)
-            text_touch(out, an, &cc->touches[i], i);
-        nb_buf_putc(out, '\n');
-    }
-    if (cc->nrebinds) {
-        text_label(out, "rebinds");
-        for (size_t i = 0; i < cc->nrebinds; i++)
-            nb_buf_printf(out, "%s%s (in %s())", i ? ", " : "", name_str(an, cc->rebinds[i].name),
-                          name_str(an, cc->rebinds[i].via));
-        nb_buf_putc(out, '\n');
-    }
-    text_shares(out, an, cc);
-    text_state(out, cc);
+    text_changes(out, an, cc);
     if (f->ndeletes) {
         text_label(out, "deletes");
         for (size_t i = 0; i < f->ndeletes; i++)
@@ -244,26 +276,7 @@ static void text_cell(nb_buf *out, const nb_analysis *an, const nb_code_cell *cc
         }
         nb_buf_putc(out, '\n');
     }
-    for (size_t i = 0; i < f->ndefinitions; i++) {
-        const nb_definition *d = &f->definitions[i];
-        text_label(out, d->kind == NB_BIND_CLASS ? "class" : "function");
-        nb_buf_puts(out, name_str(an, d->name));
-        if (d->nreads) {
-            nb_buf_puts(out, " reads ");
-            for (size_t j = 0; j < d->nreads; j++)
-                nb_buf_printf(out, "%s%s", j ? ", " : "", name_str(an, d->reads[j]));
-        }
-        text_effects(out, an, &d->effects);
-        nb_buf_putc(out, '\n');
-        for (size_t m = 0; m < d->nmethods; m++) {
-            if (!d->methods[m].effects.nchanges && !d->methods[m].effects.nrebinds)
-                continue;
-            text_label(out, "");
-            nb_buf_printf(out, "method %s", name_str(an, d->methods[m].name));
-            text_effects(out, an, &d->methods[m].effects);
-            nb_buf_putc(out, '\n');
-        }
-    }
+    text_definitions(out, an, f);
     for (size_t i = 0; i < cc->nmagics; i++) {
         const nb_magic *m = &cc->magics[i];
         text_label(out, i ? "" : "magics");
@@ -562,15 +575,45 @@ static int compare_edges(const void *a, const void *b)
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
+/* A cell's node: its number, then what it changes and defines as `analyze` says it,
+ * one left-aligned line each. */
+static void dot_cell(nb_buf *out, const nb_analysis *an, const nb_code_cell *cc, nb_buf *label)
+{
+    nb_buf_reset(label);
+    nb_buf_printf(label, "cell %d\n", cc->cell->number);
+    text_changes(label, an, cc);
+    text_definitions(label, an, &cc->facts);
+    nb_buf_printf(out, "  c%d [label=", cc->cell->number);
+    nb_write_dot_lines(out, label->data, label->len);
+    nb_buf_puts(out, "];\n");
+}
+
+/* Dashed edges for what the cell reads through the functions it calls, the objects it
+ * changes without naming them and the random state: from the cell that provides each. */
+static void dot_implied(nb_buf *out, const nb_analysis *an, const nb_code_cell *cc, nb_buf *label)
+{
+    for (size_t i = 0; i < cc->nimplied; i++) {
+        const nb_implied *im = &cc->implied[i];
+        if (im->provider.status != NB_PROVIDED)
+            continue;
+        nb_buf_reset(label);
+        nb_buf_puts(label, name_str(an, im->name));
+        if (im->via != NB_NO_NAME)
+            nb_buf_printf(label, " (via %s)", name_str(an, im->via));
+        nb_buf_printf(out, "  c%d -> c%d [style=dashed, label=", im->provider.cell, cc->cell->number);
+        nb_write_dot_string(out, label->data, label->len);
+        nb_buf_puts(out, "];\n");
+    }
+}
+
 void nb_dump_analysis_dot(const nb_analysis *an, nb_buf *out)
 {
     nb_buf_puts(out, "digraph cells {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\"];\n");
+    nb_buf label = NB_BUF_INIT;
     for (size_t i = 0; i < an->ncells; i++)
-        nb_buf_printf(out, "  c%d [label=\"cell %d\"];\n", an->cells[i].cell->number,
-                      an->cells[i].cell->number);
+        dot_cell(out, an, &an->cells[i], &label);
     edge *edges = NULL;
     size_t cap = 0;
-    nb_buf label = NB_BUF_INIT;
     for (size_t i = 0; i < an->ncells; i++) {
         const nb_code_cell *cc = &an->cells[i];
         size_t n = 0;
@@ -596,6 +639,7 @@ void nb_dump_analysis_dot(const nb_analysis *an, nb_buf *out)
             nb_buf_puts(out, "];\n");
             a = b;
         }
+        dot_implied(out, an, cc, &label);
     }
     nb_buf_release(&label);
     free(edges);

@@ -77,18 +77,30 @@ void nb_write_sh_assignment(nb_buf *out, const char *name, const char *value)
     nb_buf_putc(out, '\n');
 }
 
-void nb_write_dot_string(nb_buf *out, const char *s, size_t len)
+/* A DOT string of S, each newline written as NEWLINE (\\n centres a line, \\l ends a
+ * left-aligned one). */
+static void dot_string(nb_buf *out, const char *s, size_t len, const char *newline)
 {
     nb_buf_putc(out, '"');
     for (size_t i = 0; i < len; i++) {
         if (s[i] == '"' || s[i] == '\\')
             nb_buf_putc(out, '\\');
         if (s[i] == '\n')
-            nb_buf_puts(out, "\\n");
+            nb_buf_puts(out, newline);
         else
             nb_buf_putc(out, s[i]);
     }
     nb_buf_putc(out, '"');
+}
+
+void nb_write_dot_string(nb_buf *out, const char *s, size_t len)
+{
+    dot_string(out, s, len, "\\n");
+}
+
+void nb_write_dot_lines(nb_buf *out, const char *s, size_t len)
+{
+    dot_string(out, s, len, "\\l");
 }
 
 /* ---- YAML ------------------------------------------------------------------------ */

@@ -28,6 +28,8 @@ void nb_write_sh_assignment(nb_buf *out, const char *name, const char *value);
 
 /* Appends S as a double-quoted Graphviz ID. */
 void nb_write_dot_string(nb_buf *out, const char *s, size_t len);
+/* The same for a label of lines, each ending with a newline: left-aligned. */
+void nb_write_dot_lines(nb_buf *out, const char *s, size_t len);
 
 /* YAML through libyaml's event API, into an nb_buf: no YAML is ever pasted together
  * from strings. Calls after a failure do nothing; nb_yaml_end reports it. */
