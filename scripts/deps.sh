@@ -9,6 +9,7 @@ packages=(
   cmake make gcc pkg-config
   libjansson-dev libpcre2-dev libyaml-dev libtree-sitter-dev libxxhash-dev libsqlite3-dev
   python3 python3-pandas python3-sklearn
+  python3-dill python3-cloudpickle  # the runtime's fallbacks for values pickle cannot save
 )
 if [[ "${1:-}" == "--tests" ]]; then
   packages+=(
@@ -17,6 +18,9 @@ if [[ "${1:-}" == "--tests" ]]; then
     shellcheck python3-jinja2 python3-botocore
     protobuf-compiler libprotobuf-dev python3-protobuf
     dpkg-dev binutils groff-base
+    # tests/realrun: the notebooks of ../shared/realrun run through Jupyter's own client
+    python3-nbclient python3-ipykernel python3-scipy python3-matplotlib python3-seaborn
+    python3-xgboost python3-openpyxl
   )
 fi
 

@@ -193,7 +193,7 @@ static bool exported_here(const nb_code_cell *cc, const char *name)
                                           ? nb_pydist_star_names(imp->module, &n)
                                           : NULL;
         for (size_t k = 0; names && k < n; k++)
-            if (strcmp(names[k].name, name) == 0)
+            if (strcmp(nb_star_export_name(&names[k]), name) == 0)
                 return true;
     }
     return false;
@@ -513,7 +513,8 @@ static void bind_star_exports(resolver *r, const nb_code_cell *cc)
             continue;
         }
         for (size_t k = 0; k < count; k++) {
-            nb_name n = nb_names_find(r->an->names, names[k].name, strlen(names[k].name));
+            const char *text = nb_star_export_name(&names[k]);
+            nb_name n = nb_names_find(r->an->names, text, strlen(text));
             if (n == NB_NO_NAME)
                 continue; /* interned before resolving: cannot happen */
             r->b.latest[n] = number;
@@ -666,7 +667,8 @@ static void prescan(resolver *r)
                                               ? nb_pydist_star_names(imp->module, &count)
                                               : NULL;
             for (size_t k = 0; names && k < count; k++)
-                nb_names_intern(an->names, names[k].name, strlen(names[k].name));
+                nb_names_intern(an->names, nb_star_export_name(&names[k]),
+                                strlen(nb_star_export_name(&names[k])));
         }
     }
 }

@@ -633,19 +633,25 @@ void nb_pydist_distribution_entry(size_t i, const char **module, const char **di
     *dist = dists[i].dist;
 }
 
+const char *nb_star_export_name(const nb_star_export *entry)
+{
+    return nb_stdlib_strings + entry->name;
+}
+
 const nb_star_export *nb_pydist_star_names(const char *module, size_t *count)
 {
     /* the first entry of MODULE: entries are sorted by module */
     size_t lo = 0, hi = nb_stdlib_exports_count;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (strcmp(nb_stdlib_exports[mid].module, module) < 0)
+        if (strcmp(nb_stdlib_strings + nb_stdlib_exports[mid].module, module) < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
     size_t end = lo;
-    while (end < nb_stdlib_exports_count && strcmp(nb_stdlib_exports[end].module, module) == 0)
+    while (end < nb_stdlib_exports_count &&
+           strcmp(nb_stdlib_strings + nb_stdlib_exports[end].module, module) == 0)
         end++;
     *count = end - lo;
     return end > lo ? &nb_stdlib_exports[lo] : NULL;

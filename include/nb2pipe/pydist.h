@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* True when top-level module name MODULE (LEN bytes, not NUL-terminated) is part of Python 3's
  * standard library (any of 3.8-3.13), including private ones like _thread, and __future__. */
@@ -19,12 +20,15 @@ const char *nb_pydist_distribution(const char *module, size_t len);
  * name; NULL (and 0) for other modules. The table (src/stdlib_exports.c) is generated
  * from /usr/bin/python3 by scripts/gen_stdlib_exports.py. */
 typedef struct nb_star_export {
-    const char *module;
-    const char *name;
+    uint32_t module, name; /* offsets into nb_stdlib_strings */
 } nb_star_export;
 
 const nb_star_export *nb_pydist_star_names(const char *module, size_t *count);
 
+/* The name an entry of nb_stdlib_exports exports. */
+const char *nb_star_export_name(const nb_star_export *entry);
+
+extern const char nb_stdlib_strings[];
 extern const nb_star_export nb_stdlib_exports[];
 extern const size_t nb_stdlib_exports_count;
 
