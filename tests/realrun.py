@@ -10,6 +10,7 @@ own under fixtures/realrun/NAME/NAME.ipynb):
    builtins, shape/dtypes/content hash for frames and arrays, class, parameters and
    fitted attributes for estimators, the attributes of instances of the notebook's own
    classes, the type name otherwise. A name the notebook ends without is "absent".
+   A first cell seeds the random and numpy.random generators (SEED_CELL).
 2. Reference: the notebook runs twice with nbclient (jupyter-execute, python3 kernel,
    cwd = its directory, each run in a fresh copy). Values that differ between the two
    runs are nondeterministic and left out.
@@ -147,6 +148,29 @@ def oracle_cell(names):
     lines.append("_nb2pipe_fingerprint(_nb2pipe_values, __import__('os').environ['%s'])"
                  % FINGERPRINT_ENV)
     return "\n".join(lines) + "\n"
+
+
+# The first cell of every notebook under test seeds Python's and numpy's global random
+# generators, so that a notebook drawing unseeded random numbers (Kale's candies_sharing)
+# ends with the same values in every run: they are compared rather than left out as
+# nondeterministic (two or three runs agreeing by chance made that a coin flip), and the
+# pipeline must hand the generators' state from step to step as the notebook does.
+SEED_CELL = """\
+import random as _nb2pipe_random
+_nb2pipe_random.seed(20261204)
+try:
+    import numpy as _nb2pipe_numpy
+    _nb2pipe_numpy.random.seed(20261204)
+except ImportError:
+    pass
+"""
+
+
+def seed_cell(kale):
+    cell = nbformat.v4.new_code_cell(SEED_CELL)
+    if kale:  # a step of its own: Kale's untagged first cell would join no step
+        cell.metadata["tags"] = ["block:nb2pipe_seed"]
+    return cell
 
 
 # ---- Which names the notebook binds (Python's ast, independent of nb2pipe) --------------
@@ -408,12 +432,14 @@ def check(binary, case, modes, keep):
                     if "skip" not in c.get("metadata", {}).get("tags", [])]
         names = notebook_names([c for c in nb.cells if c.cell_type == "code"])
         oracle = nbformat.v4.new_code_cell(oracle_cell(names))
-        if any(re.match(r"(block|step):.", t) for c in nb.cells
-               for t in c.get("metadata", {}).get("tags", [])):
+        kale = any(re.match(r"(block|step):.", t) for c in nb.cells
+                   for t in c.get("metadata", {}).get("tags", []))
+        if kale:
             # with Kale tags an untagged last cell would join the step (or the metrics
             # cell) above it; the oracle is a step of its own
             oracle.metadata["tags"] = ["block:nb2pipe_oracle"]
         nb.cells.append(oracle)
+        nb.cells.insert(0, seed_cell(kale))
         for cell in nb.cells:  # ids as nbformat 4.5 wants them (v3 and 4.0-4.4 have none)
             cell.pop("id", None)
         nb.nbformat_minor = 4

@@ -232,7 +232,7 @@ static void render_facts(nb_buf *out, const nb_names *names, const nb_facts *f,
             put_shares(&line, names, f->effects.links[i], " ", NB_NO_NAME);
             nb_buf_puts(&line, "}");
         }
-        nb_buf_release(&item);
+        nb_buf_release(&shared);
         nb_buf_printf(out, "shares: %s\n", line.data);
     }
     if (optional[OPT_EFFECTS]) {
