@@ -138,6 +138,25 @@ void *nb_pool_alloc(nb_pool *pool, size_t size)
     return p;
 }
 
+void *nb_pool_grow(nb_pool *pool, void *items, size_t *cap, size_t need, size_t elem_size)
+{
+    if (need <= *cap)
+        return items;
+    size_t new_cap = *cap ? *cap : 4;
+    while (new_cap < need) {
+        if (new_cap > SIZE_MAX / 2)
+            nb_oom(SIZE_MAX);
+        new_cap *= 2;
+    }
+    if (new_cap > SIZE_MAX / elem_size)
+        nb_oom(SIZE_MAX);
+    void *grown = nb_pool_alloc(pool, new_cap * elem_size);
+    if (*cap)
+        memcpy(grown, items, *cap * elem_size);
+    *cap = new_cap;
+    return grown;
+}
+
 char *nb_pool_strndup(nb_pool *pool, const char *s, size_t len)
 {
     char *p = nb_pool_alloc(pool, len + 1);

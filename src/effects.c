@@ -578,27 +578,13 @@ static void add_state(nb_code_cell *cc, nb_pool *pool, uint32_t stmt, int line, 
     for (size_t i = 0; i < cc->nstate; i++)
         if (cc->state[i].stmt == stmt)
             return;
-    if (cc->nstate == *cap) {
-        size_t grown = *cap ? *cap * 2 : 4;
-        nb_state_stmt *items = nb_pool_alloc(pool, grown * sizeof *items);
-        if (cc->nstate)
-            memcpy(items, cc->state, cc->nstate * sizeof *items);
-        cc->state = items;
-        *cap = grown;
-    }
+    cc->state = nb_pool_grow(pool, cc->state, cap, cc->nstate + 1, sizeof *cc->state);
     cc->state[cc->nstate++] = (nb_state_stmt){ stmt, line, col, nb_pool_strdup(pool, what) };
 }
 
 static void add_file(nb_code_cell *cc, nb_pool *pool, const nb_file_access *a, size_t *cap)
 {
-    if (cc->nfiles == *cap) {
-        size_t grown = *cap ? *cap * 2 : 4;
-        nb_file_access *items = nb_pool_alloc(pool, grown * sizeof *items);
-        if (cc->nfiles)
-            memcpy(items, cc->files, cc->nfiles * sizeof *items);
-        cc->files = items;
-        *cap = grown;
-    }
+    cc->files = nb_pool_grow(pool, cc->files, cap, cc->nfiles + 1, sizeof *cc->files);
     cc->files[cc->nfiles++] = *a;
 }
 
@@ -678,14 +664,9 @@ static void add_submodule_import(cell_run *r, const nb_call *call, const char *c
     for (size_t i = 0; i < cc->nsubmodules; i++)
         if (strlen(cc->submodules[i]) == len && strncmp(cc->submodules[i], canonical, len) == 0)
             return;
-    if (cc->nsubmodules == r->submodules_cap) {
-        size_t grown = r->submodules_cap ? r->submodules_cap * 2 : 2;
-        const char **items = nb_pool_alloc(r->pool, grown * sizeof *items);
-        if (cc->nsubmodules)
-            memcpy(items, cc->submodules, cc->nsubmodules * sizeof *items);
-        cc->submodules = items;
-        r->submodules_cap = grown;
-    }
+    cc->submodules = (const char **)nb_pool_grow(r->pool, (void *)cc->submodules,
+                                                 &r->submodules_cap, cc->nsubmodules + 1,
+                                                 sizeof *cc->submodules);
     cc->submodules[cc->nsubmodules++] = nb_pool_strndup(r->pool, canonical, len);
 }
 

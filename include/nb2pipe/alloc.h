@@ -38,6 +38,9 @@ char *nb_pool_strndup(nb_pool *pool, const char *s, size_t len);
 char *nb_pool_strdup(nb_pool *pool, const char *s);
 /* Copies an array of COUNT elements of SIZE bytes into the pool (NULL when COUNT is 0). */
 void *nb_pool_memdup(nb_pool *pool, const void *items, size_t count, size_t size);
+/* nb_xgrow for an array in a pool: a full array is copied into a new one twice the
+ * size (the old one stays in the pool until it is released). */
+void *nb_pool_grow(nb_pool *pool, void *items, size_t *cap, size_t need, size_t elem_size);
 /* Frees every allocation of the pool; the pool is empty and reusable afterwards. */
 void nb_pool_release(nb_pool *pool);
 
