@@ -303,7 +303,10 @@ static void add_implied_reads(resolver *r, const nb_code_cell *cc, nb_name via,
     }
 }
 
-/* Builtin names the notebook rebinds (def sum(...)) are uses like any other. */
+/* Builtin names the notebook rebinds (def sum(...)) are uses like any other. After an
+ * `import *` of a module nb2pipe cannot list, a builtin name may be the module's
+ * (`%pylab`'s `from numpy import *` makes `sum` numpy.sum): the step carries that
+ * import, so that the name is what it was in the notebook, whichever it is. */
 static void resolve_builtins(resolver *r, nb_code_cell *cc)
 {
     const nb_facts *f = &cc->facts;
@@ -312,9 +315,12 @@ static void resolve_builtins(resolver *r, nb_code_cell *cc)
     for (size_t i = 0; i < f->nbuiltin_uses; i++) {
         nb_name n = f->builtin_uses[i].name;
         int latest = r->b.latest[n];
-        cc->builtin_providers[i] = latest > 0
-                                       ? (nb_provider){ NB_PROVIDED, latest, (nb_binding_kind)r->b.kind[n] }
-                                       : (nb_provider){ NB_BUILTIN, 0, NB_BIND_DATA };
+        if (latest > 0)
+            cc->builtin_providers[i] = (nb_provider){ NB_PROVIDED, latest, (nb_binding_kind)r->b.kind[n] };
+        else if (latest == 0 && r->star_cell > 0)
+            cc->builtin_providers[i] = (nb_provider){ NB_FROM_STAR_IMPORT, r->star_cell, NB_BIND_IMPORT };
+        else
+            cc->builtin_providers[i] = (nb_provider){ NB_BUILTIN, 0, NB_BIND_DATA };
         if (latest > 0 && r->b.definition[n] && r->seen[n] != cc->cell->number)
             r->seen[n] = cc->cell->number;
     }
