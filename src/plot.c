@@ -138,8 +138,8 @@ void nb_plot_from_pipeline(nb_plot *g, const nb_pipeline *p)
         ps->ncells = s->ncells;
         const char **params = nb_pool_alloc(&g->pool, (s->nparams + 1) * sizeof *params);
         for (size_t k = 0; k < s->nparams; k++)
-            params[k] = p->params[s->params[k]].name;
-        ps->params = copy_strings(g, params, s->nparams);
+            params[k] = nb_pool_strdup(&g->pool, p->params[s->params[k]].name);
+        ps->params = params;
         ps->nparams = s->nparams;
         ps->metrics = copy_strings(g, s->metrics, s->nmetrics);
         ps->nmetrics = s->nmetrics;
