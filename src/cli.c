@@ -570,13 +570,15 @@ static char *plot_command(int argc, char **argv)
 static int build_plot(cli *c, const char *path, const convert_opts *o, const char *command,
                       nb_plot *g)
 {
+    memset(g, 0, sizeof *g); /* released by the caller whatever happens */
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
         nb_plan plan;
-        if (nb_plan_load(&plan, path, &c->diags) != 0)
-            return -1;
-        nb_plot_from_plan(g, &plan);
-        int rc = nb_plot_add_records(g, path, &c->diags);
+        int rc = nb_plan_load(&plan, path, &c->diags);
+        if (rc == 0) {
+            nb_plot_from_plan(g, &plan);
+            rc = nb_plot_add_records(g, path, &c->diags);
+        }
         nb_plan_release(&plan); /* the plot keeps copies */
         return rc;
     }
@@ -599,18 +601,16 @@ static int run_plot(cli *c, const char *path, const convert_opts *o, nb_plot_for
                     const char *output, const char *command)
 {
     nb_plot g;
-    if (build_plot(c, path, o, command, &g) != 0) {
-        flush_diags(c);
-        return NB_EXIT_BAD;
-    }
     nb_buf out = NB_BUF_INIT;
     int status = NB_EXIT_BAD;
-    if (nb_plot_render(&g, format, path, command, &out, &c->diags) == 0) {
+    if (build_plot(c, path, o, command, &g) == 0 &&
+        nb_plot_render(&g, format, path, command, &out, &c->diags) == 0) {
         if (!output) {
             write_all(stdout, &out);
             status = NB_EXIT_OK;
-        } else if (nb_write_file_atomic(output, out.data, out.len, 0666, &c->diags) == 0)
+        } else if (nb_write_file_atomic(output, out.data, out.len, 0666, &c->diags) == 0) {
             status = NB_EXIT_OK;
+        }
     }
     flush_diags(c);
     nb_buf_release(&out);

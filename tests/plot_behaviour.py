@@ -199,6 +199,27 @@ def _(work):
     assert boxes["make"][0][0] == "ok, run 2" and boxes["broken"][0][0] == "failed, run 1", boxes
 
 
+@check("a DIR: an older manifest without cells plots without them; damaged records are exit 2")
+def _(work):
+    notebook(os.path.join(work, "tiny.ipynb"), TINY)
+    ok(["convert", "tiny.ipynb"], work)
+    manifest_path = os.path.join(work, "tiny", "nb2pipe.lock.json")
+    with open(manifest_path) as f:
+        manifest = json.load(f)
+    for step in manifest["pipeline"]["steps"]:
+        del step["cells"]
+    with open(manifest_path, "w") as f:
+        json.dump(manifest, f)
+    dot = ok(["plot", "--format", "dot", "tiny"], work).stdout
+    assert "cell" not in dot.split("digraph", 1)[1] and len(dot_steps(dot)) == 3, dot
+    os.makedirs(os.path.join(work, "tiny", ".nb2pipe"))
+    with open(os.path.join(work, "tiny", ".nb2pipe", "runs.sqlite"), "wb") as f:
+        f.write(b"this is not a database" * 100)
+    r = nb2pipe(["plot", "--format", "dot", "-o", "out.dot", "tiny"], work)
+    assert r.returncode == 2 and r.stderr.startswith("tiny"), (r.returncode, r.stderr)
+    assert not os.path.exists(os.path.join(work, "out.dot"))
+
+
 @check("-o: written atomically, replacing the old file; an unwritable place is exit 2, nothing left")
 def _(work):
     shutil.copy(os.path.join(FIXTURES, "titanic.ipynb"), work)
