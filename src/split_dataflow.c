@@ -139,12 +139,35 @@ static bool binds_unpicklable(const nb_code_cell *cell, nb_name name)
     return false;
 }
 
+static bool binds(const nb_code_cell *cell, nb_name name)
+{
+    for (size_t i = 0; i < cell->facts.ndefs; i++)
+        if (cell->facts.defs[i].name == name)
+            return true;
+    return false;
+}
+
+/* Whether NAME, as cell PROVIDER leaves it, holds a value no serializer saves: the last
+ * cell up to PROVIDER that binds it (a cell that only changes it, `next(gen)`, keeps
+ * the value it had) binds it to one. Such values are rare, so the walk back is made
+ * only for names some cell binds to one (EVER). */
+static bool unsaveable_at(const nb_analysis *an, const bool *ever, size_t provider, nb_name name)
+{
+    if (!ever[name])
+        return false;
+    for (size_t i = provider + 1; i-- > 0;)
+        if (binds(&an->cells[i], name))
+            return binds_unpicklable(&an->cells[i], name);
+    return false;
+}
+
 /* Positions: POS_OF[i] is the position in the list of cell i, or -1 when it is not in
  * it; BEFORE[i] how many list cells come before cell i. */
 typedef struct positions {
     long *pos_of;
     size_t *before;
     size_t nboundaries;
+    bool *ever_unpicklable; /* by name: some cell binds it to a value nothing saves */
 } positions;
 
 /* Records that NAME, provided by cell PROVIDER (a cell number), is read by cell USER. */
@@ -170,14 +193,18 @@ static void add_live(const nb_analysis *an, const positions *p, lives *l, nb_nam
         return;
     size_t last = users_before - 1 < p->nboundaries ? users_before - 1 : p->nboundaries - 1;
     l->items = nb_xgrow(l->items, &l->cap, l->n + 1, sizeof *l->items);
-    l->items[l->n++] = (live){ name, first, last, binds_unpicklable(from, name) };
+    l->items[l->n++] = (live){ name, first, last, unsaveable_at(an, p->ever_unpicklable, index, name) };
 }
 
 /* Counts, per boundary, the distinct names live across it, and marks the boundaries an
  * unsaveable value crosses. */
-static void count_live(const nb_analysis *an, const positions *p, nb_boundary *b, size_t nb)
+static void count_live(const nb_analysis *an, positions *p, nb_boundary *b, size_t nb)
 {
     lives l = { 0 };
+    p->ever_unpicklable = nb_xcalloc(nb_names_count(an->names) + 1, sizeof *p->ever_unpicklable);
+    for (size_t i = 0; i < an->ncells; i++)
+        for (size_t u = 0; u < an->cells[i].nunpicklable; u++)
+            p->ever_unpicklable[an->cells[i].unpicklable[u].name] = true;
     for (size_t i = 0; i < an->ncells; i++) {
         const nb_code_cell *cell = &an->cells[i];
         if (cell->excluded)
@@ -220,6 +247,7 @@ static void count_live(const nb_analysis *an, const positions *p, nb_boundary *b
     free(delta);
     free(blocked);
     free(l.items);
+    free(p->ever_unpicklable);
 }
 
 /* ---- Boundaries ------------------------------------------------------------------ */
@@ -314,8 +342,9 @@ void nb_split_dataflow(const nb_analysis *an, const size_t *list, size_t nlist, 
     size_t nb = nlist - 1;
     out->nboundaries = nb;
     out->boundaries = nb_xcalloc(nb, sizeof *out->boundaries);
-    positions p = { nb_xcalloc(an->ncells + 1, sizeof *p.pos_of),
-                    nb_xcalloc(an->ncells + 1, sizeof *p.before), nb };
+    positions p = { .pos_of = nb_xcalloc(an->ncells + 1, sizeof *p.pos_of),
+                    .before = nb_xcalloc(an->ncells + 1, sizeof *p.before),
+                    .nboundaries = nb };
     for (size_t i = 0; i < an->ncells; i++)
         p.pos_of[i] = -1;
     for (size_t k = 0; k < nlist; k++)
@@ -427,4 +456,12 @@ void nb_dataflow_step_value_name(const nb_analysis *an, const size_t *list, size
         }
     }
     free(readers_of);
+    /* nothing it binds is read later (the last step): the last data name it binds */
+    for (size_t k = n; k-- > 0 && out->len == 0;) {
+        const nb_facts *f = &an->cells[list[k]].facts;
+        for (size_t d = f->ndefs; d-- > 0 && out->len == 0;)
+            if (f->defs[d].kind == NB_BIND_DATA)
+                nb_buf_add(out, nb_names_str(an->names, f->defs[d].name),
+                           nb_names_len(an->names, f->defs[d].name));
+    }
 }
