@@ -242,7 +242,8 @@ static int cmd_analyze(cli *c, int argc, char **argv)
     const char *dot_at = strrchr(base, '.');
     nb_step_name(base, dot_at ? (size_t)(dot_at - base) : strlen(base), &step_name);
     split.pipeline_name = step_name.data;
-    bool split_ok = nb_segment_steps(an, &split, &seg, &quiet) == 0;
+    /* with errors, convert makes no steps: there is no split to show */
+    bool split_ok = nb_segment_steps(an, &split, &seg, &quiet) == 0 && c->diags.errors == 0;
     nb_diags_release(&quiet);
     if (c->json) {
         json_t *doc = nb_dump_analysis_json(an, with_python);

@@ -761,7 +761,7 @@ static void split_single(builder *b, const char *pipeline_name)
 }
 
 /* The note that says what AUTO chose and why, in one line. */
-static void note_choice(builder *b, const char *why)
+static void note_choice(builder *b, const char *why, bool say)
 {
     nb_segmentation *seg = b->seg;
     nb_buf line = NB_BUF_INIT;
@@ -777,8 +777,9 @@ static void note_choice(builder *b, const char *why)
     else
         nb_buf_printf(&line, " (%s)", why);
     seg->reason = nb_pool_strndup(&seg->pool, line.data, line.len);
-    nb_diag_add(b->diags, NB_NOTE, "split", (nb_loc){ .file = b->an->nb->path }, "split: %s",
-                seg->reason);
+    if (say)
+        nb_diag_add(b->diags, NB_NOTE, "split", (nb_loc){ .file = b->an->nb->path }, "split: %s",
+                    seg->reason);
     nb_buf_release(&line);
 }
 
@@ -819,10 +820,12 @@ int nb_segment_steps(const nb_analysis *an, const nb_segment_opts *opts, nb_segm
     }
     place_leading(&b, leading, nleading);
     free(leading);
+    /* the choice is worth a line only when there is a pipeline to make */
     if (opts->split == NB_SPLIT_AUTO)
-        note_choice(&b, why.data);
+        note_choice(&b, why.data, diags->errors == 0);
     nb_buf_release(&why);
-    if (resolve_prev(&b) != 0)
+    /* prev: names a Kale block: only the tags split has blocks to name */
+    if (split == NB_SPLIT_TAGS && resolve_prev(&b) != 0)
         status = -1;
     if (seg->nsteps == 0) {
         nb_diag_add(diags, NB_ERROR, "no-steps", (nb_loc){ .file = an->nb->path },
