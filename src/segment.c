@@ -540,8 +540,10 @@ static void split_by_headings(builder *b, int level, size_t **leading, size_t *n
     }
 }
 
-/* How many steps of two or more code cells headings of LEVEL would start. */
-static size_t heading_steps(const builder *b, int level)
+/* How many steps of MIN_CELLS or more code cells headings of LEVEL would start; with
+ * LEADING, the "setup" step that computing cells above the first heading make counts
+ * too. */
+static size_t heading_steps(const builder *b, int level, size_t min_cells, bool leading)
 {
     const nb_notebook *nb = b->an->nb;
     size_t steps = 0, cells = 0, code = 0;
@@ -550,14 +552,20 @@ static size_t heading_steps(const builder *b, int level)
         const nb_cell *cell = &nb->cells[i];
         size_t len;
         if (cell->type == NB_CELL_MARKDOWN && heading_title(cell, level, &len)) {
-            steps += open && cells >= 2;
+            steps += open && cells >= min_cells;
             open = true;
             cells = 0;
         } else if (cell->type == NB_CELL_CODE) {
-            cells += b->seg->roles[code++] == NB_ROLE_STEP;
+            size_t index = code++;
+            if (b->seg->roles[index] != NB_ROLE_STEP)
+                continue;
+            if (open)
+                cells++;
+            else if (leading && !sets_up_only(&b->an->cells[index]))
+                leading = false, steps++;
         }
     }
-    return steps + (open && cells >= 2);
+    return steps + (open && cells >= min_cells);
 }
 
 static bool has_block_tags(const nb_analysis *an)
@@ -655,7 +663,14 @@ static nb_split choose_split(builder *b, nb_buf *reason)
         nb_buf_puts(reason, "cells carry Kale block:/step: tags");
         return NB_SPLIT_TAGS;
     }
-    if (has_h2(b->an->nb)) {
+    size_t code = 0;
+    for (size_t i = 0; i < b->an->ncells; i++)
+        code += b->seg->roles[i] == NB_ROLE_STEP;
+    /* '## ' headings that make one step (a lone heading over the whole notebook) are
+     * no split: the other levels and the dataflow get their chance, unless the
+     * notebook is too small for them */
+    bool h2 = has_h2(b->an->nb);
+    if (h2 && (code < NB_DATAFLOW_MIN_CELLS || heading_steps(b, 2, 1, true) >= 2)) {
         b->seg->heading_level = 2;
         nb_buf_puts(reason, "markdown '## ' headings start steps");
         return NB_SPLIT_HEADINGS;
@@ -666,7 +681,7 @@ static nb_split choose_split(builder *b, nb_buf *reason)
     size_t best_steps = 0;
     int best_level = 0;
     for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++) {
-        size_t steps = heading_steps(b, levels[i]);
+        size_t steps = heading_steps(b, levels[i], 2, false);
         if (steps > best_steps) {
             best_steps = steps;
             best_level = levels[i];
@@ -674,19 +689,17 @@ static nb_split choose_split(builder *b, nb_buf *reason)
     }
     if (best_steps >= 2) {
         b->seg->heading_level = best_level;
-        nb_buf_printf(reason, "no Kale tags or '## ' headings; '%.*s ' headings give %zu steps "
-                      "of two or more code cells", best_level, "######", best_steps);
+        nb_buf_printf(reason, "no Kale tags, %s; '%.*s ' headings give %zu steps of two or more "
+                      "code cells", h2 ? "'## ' headings make one step" : "no '## ' headings",
+                      best_level, "######", best_steps);
         return NB_SPLIT_HEADINGS;
     }
-    size_t code = 0;
-    for (size_t i = 0; i < b->an->ncells; i++)
-        code += b->seg->roles[i] == NB_ROLE_STEP;
     if (code < NB_DATAFLOW_MIN_CELLS) {
         nb_buf_printf(reason, "only %zu code cell%s, too few to split", code, code == 1 ? "" : "s");
         return NB_SPLIT_SINGLE;
     }
-    nb_buf_puts(reason, "no Kale tags, and no heading level gives two steps of two or more "
-                        "code cells");
+    nb_buf_printf(reason, "no Kale tags, %sno heading level gives two steps of two or more "
+                          "code cells", h2 ? "'## ' headings make one step, " : "and ");
     return NB_SPLIT_DATAFLOW;
 }
 

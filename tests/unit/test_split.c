@@ -148,7 +148,7 @@ static void test_auto_heading_level(void **state)
     assert_int_equal(r.seg.split, NB_SPLIT_HEADINGS);
     assert_int_equal(r.seg.heading_level, 3);
     assert_string_equal(step_names(&r), "read,transform,report");
-    assert_true(has_note(&r, "headings level 3 (no Kale tags or '## ' headings; '### ' "
+    assert_true(has_note(&r, "headings level 3 (no Kale tags, no '## ' headings; '### ' "
                              "headings give 3 steps"));
     release(&r);
 
@@ -169,6 +169,28 @@ static void test_auto_heading_level(void **state)
     };
     run_split(&r, thin, NULL, NB_SPLIT_AUTO, 0);
     assert_int_equal(r.seg.split, NB_SPLIT_DATAFLOW);
+    release(&r);
+}
+
+/* A lone '## ' heading over the notebook makes one step: not a split. In a tiny
+ * notebook it still names the step. */
+static void test_auto_lone_h2(void **state)
+{
+    (void)state;
+    static const char *const cells[] = { MD "## Everything", "a = list(range(9))",
+                                         "b = [v * 2 for v in a]", "c = sum(b)", "d = c / len(b)",
+                                         "e = round(d, 1)", "print(e)", NULL };
+    split_run r;
+    run_split(&r, cells, NULL, NB_SPLIT_AUTO, 0);
+    assert_int_equal(r.seg.split, NB_SPLIT_DATAFLOW);
+    assert_true(r.seg.nsteps >= 2);
+    assert_true(has_note(&r, "'## ' headings make one step"));
+    release(&r);
+    static const char *const tiny[] = { MD "## Everything", "a = list(range(9))", "print(a)",
+                                        NULL };
+    run_split(&r, tiny, NULL, NB_SPLIT_AUTO, 0);
+    assert_int_equal(r.seg.split, NB_SPLIT_HEADINGS);
+    assert_string_equal(step_names(&r), "everything");
     release(&r);
 }
 
@@ -349,6 +371,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_auto_prefers_tags_then_h2),
         cmocka_unit_test(test_auto_heading_level),
+        cmocka_unit_test(test_auto_lone_h2),
         cmocka_unit_test(test_auto_tiny_is_single),
         cmocka_unit_test(test_dataflow_cuts_and_names),
         cmocka_unit_test(test_dataflow_never_cuts),
