@@ -215,7 +215,8 @@ static void count_live(const nb_analysis *an, positions *p, nb_boundary *b, size
         for (size_t u = 0; u < cell->nimplied; u++)
             add_live(an, p, &l, cell->implied[u].name, &cell->implied[u].provider, i);
     }
-    qsort(l.items, l.n, sizeof *l.items, compare_live);
+    if (l.n) /* qsort wants an array, even of none */
+        qsort(l.items, l.n, sizeof *l.items, compare_live);
     /* per name, merge overlapping ranges so that a name counts once per boundary; a
      * difference array then gives the counts */
     long *delta = nb_xcalloc(nb + 1, sizeof *delta);
