@@ -293,8 +293,8 @@ bool nb_known_state_store(const char *path)
 /* Libraries whose functions and estimators may draw from numpy's global generator when
  * no random_state is given. Sorted. */
 static const char *const implicit_drawers[] = {
-    "catboost", "imblearn", "keras", "lightgbm", "scipy.optimize", "scipy.stats", "sklearn",
-    "statsmodels", "tensorflow", "torch", "xgboost",
+    "catboost", "imblearn", "keras", "lightgbm", "scipy.cluster", "scipy.optimize",
+    "scipy.stats", "sklearn", "statsmodels", "tensorflow", "torch", "xgboost",
 };
 
 bool nb_known_draws_implicitly(const char *path)
