@@ -161,6 +161,26 @@ static bool unsaveable_at(const nb_analysis *an, const bool *ever, size_t provid
     return false;
 }
 
+/* Whether NAME, crossing from cell PROVIDER, takes a value no serializer saves along:
+ * its own, or one of a name it shares objects with there (an alias group crosses as one
+ * file: `batch = next(stream)` makes `stream` cross with `batch`). */
+static bool crosses_unsaveable(const nb_analysis *an, const bool *ever, size_t provider,
+                               nb_name name)
+{
+    if (unsaveable_at(an, ever, provider, name))
+        return true;
+    const nb_code_cell *cell = &an->cells[provider];
+    for (size_t i = 0; i < cell->ngroups; i++) {
+        if (cell->groups[i].name != name)
+            continue;
+        for (size_t j = 0; j < cell->ngroups; j++)
+            if (j != i && cell->groups[j].group == cell->groups[i].group &&
+                unsaveable_at(an, ever, provider, cell->groups[j].name))
+                return true;
+    }
+    return false;
+}
+
 /* Positions: POS_OF[i] is the position in the list of cell i, or -1 when it is not in
  * it; BEFORE[i] how many list cells come before cell i. */
 typedef struct positions {
@@ -193,7 +213,7 @@ static void add_live(const nb_analysis *an, const positions *p, lives *l, nb_nam
         return;
     size_t last = users_before - 1 < p->nboundaries ? users_before - 1 : p->nboundaries - 1;
     l->items = nb_xgrow(l->items, &l->cap, l->n + 1, sizeof *l->items);
-    l->items[l->n++] = (live){ name, first, last, unsaveable_at(an, p->ever_unpicklable, index, name) };
+    l->items[l->n++] = (live){ name, first, last, crosses_unsaveable(an, p->ever_unpicklable, index, name) };
 }
 
 /* Counts, per boundary, the distinct names live across it, and marks the boundaries an
