@@ -49,10 +49,36 @@ static void map_fact_columns(nb_code_cell *cc)
         map_magic_column(cc, f->deletes[i].line, &f->deletes[i].col);
 }
 
+/* Whether the dropped line magic M (a `%timeit STATEMENT`) calls anything: the text
+ * after it on its line holds a '('. */
+static bool magic_line_calls(const nb_code_cell *cc, const nb_magic *m)
+{
+    const char *p = cc->cell->source, *end = p + cc->cell->source_len;
+    for (int line = 1; line < m->line && p < end; line++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        p = nl ? nl + 1 : end;
+    }
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    return memchr(p, '(', (size_t)((eol ? eol : end) - p)) != NULL;
+}
+
 static void report_magics(const nb_analysis *an, const nb_code_cell *cc, nb_diags *diags)
 {
     for (size_t i = 0; i < cc->nmagics; i++) {
         const nb_magic *m = &cc->magics[i];
+        /* `%timeit f(x)` runs f many times in the notebook and never in the pipeline:
+         * what the calls change (the random state they draw from: pydata-book's
+         * `%timeit [normalvariate(0, 1) for _ in range(N)]`) is not replayed */
+        if (m->action == NB_MAGIC_DROPPED && strcmp(m->name, "%timeit") == 0 &&
+            magic_line_calls(cc, m)) {
+            nb_loc loc = { an->nb->path, cc->cell->number, m->line, m->col };
+            nb_diag *d = nb_diag_add(diags, NB_WARNING, "state-not-replayed", loc,
+                                     "'%%timeit' runs its statement many times in the notebook "
+                                     "and never in the pipeline: what its calls change (objects, "
+                                     "the random state they draw from) stays as it was");
+            nb_diag_set_source(d, cc->cell->source, cc->cell->source_len);
+            continue;
+        }
         if (m->action != NB_MAGIC_UNSUPPORTED)
             continue;
         nb_loc loc = { an->nb->path, cc->cell->number, m->line, m->col };

@@ -49,6 +49,7 @@ from IPython.core.inputtransformer2 import TransformerManager
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 FINGERPRINT_ENV = "NB2PIPE_FINGERPRINT"
+RANDOM_STATE = "<random-state>"  # the global generators' state, as a name in taint()
 ROLE_TAGS = {"skip", "imports", "functions", "pipeline-parameters", "parameters",
              "pipeline-metrics"}
 # The warnings that say a step's values may differ from the notebook's (code nb2pipe
@@ -277,14 +278,20 @@ def taint(cells, warnings, changed):
     per cell number, what nb2pipe's analysis says the cell changes inside the functions
     it calls (ast cannot see into calls). Returns {name: the warning it traces back to}."""
     warned = {}
+    warned_random = set()  # cells warned that the random state they leave may differ
     for cell, line, message, code in warnings:
         warned.setdefault(cell, f"cell {cell}:{line}: {message} [{code}]")
+        if "random state" in message:
+            warned_random.add(cell)
     tainted = {}
     for number, cell in enumerate(cells, 1):
         if cell.cell_type != "code":
             continue
         written, read = written_and_read(cell.source)
         written |= changed.get(number, set())
+        read |= changed.get(("reads", number), set())
+        if number in warned_random:
+            written.add(RANDOM_STATE)
         cause = warned.get(number) or next((tainted[n] for n in sorted(read) if n in tainted), None)
         if cause:
             for name in written:
@@ -399,6 +406,9 @@ def run_pipeline(binary, case, nb, work, mode):
     if analysis.returncode == 0:
         for c in json.loads(analysis.stdout)["cells"]:
             changed[c["cell"]] = {m["name"] for m in c.get("mutations", []) + c.get("rebinds", [])}
+            # the global random state is a value too: a cell that draws from it reads it
+            if c.get("random", {}).get("draws"):
+                changed.setdefault(("reads", c["cell"]), set()).add(RANDOM_STATE)
     warnings = (warnings, changed)
     if conv.returncode != 0:
         errors = [l for l in conv.stderr.splitlines() if ": error: " in l]
