@@ -692,7 +692,7 @@ static int sync_notebook(cli *c, const nb_config *cfg, const nb_config_entry *e,
             goto bad;
     for (size_t i = 0; i < e->nallow_undefined; i++)
         set_convert_option(&o, "allow-undefined", e->allow_undefined[i]);
-    for (size_t i = 0; i < 8; i++)
+    for (size_t i = 0; i < NB_CONFIG_OPTIONS; i++)
         if (e->options[i] && (expected = set_convert_option(&o, flag = nb_config_option_names[i],
                                                             e->options[i])))
             goto bad;
