@@ -635,6 +635,9 @@ json_t *nb_dump_split_json(const nb_analysis *an, const nb_segmentation *seg)
         json_array_append_new(steps, so);
     }
     json_object_set_new(o, "steps", steps);
+    json_object_set_new(o, "min_cells", seg->split == NB_SPLIT_DATAFLOW
+                                            ? json_integer((json_int_t)seg->cuts.min_cells)
+                                            : json_null());
     json_t *bounds = json_array();
     for (size_t k = 0; k < seg->cuts.nboundaries; k++) {
         const nb_boundary *b = &seg->cuts.boundaries[k];
