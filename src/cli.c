@@ -447,6 +447,11 @@ static int run_convert(cli *c, convert_opts *o)
                 status = NB_EXIT_CHANGED;
             } else if (rc == 0) {
                 status = NB_EXIT_OK;
+                /* what auto chose, once there is a pipeline (a refusal's first line is
+                 * its error) */
+                if (p->split_reason)
+                    nb_diag_add(&c->diags, NB_NOTE, "split", (nb_loc){ .file = o->notebook },
+                                "split: %s", p->split_reason);
                 if (!o->check) {
                     printf("%s: %zu step%s", o->notebook, p->nsteps, p->nsteps == 1 ? "" : "s");
                     for (size_t i = 0; i < p->nsteps; i++)

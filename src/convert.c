@@ -33,6 +33,8 @@ nb_pipeline *nb_convert_pipeline(const nb_notebook *nb, const nb_convert_opts *o
         nb_pipeline_free(p);
         p = NULL;
     }
+    if (p && seg.reason)
+        p->split_reason = nb_pool_strdup(&p->pool, seg.reason);
     const char *broken = p ? nb_pipeline_check(p) : NULL;
     if (broken) {
         nb_diag_add(diags, NB_ERROR, "internal", (nb_loc){ .file = nb->path },

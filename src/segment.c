@@ -773,8 +773,9 @@ static void split_single(builder *b, const char *pipeline_name)
     }
 }
 
-/* The note that says what AUTO chose and why, in one line. */
-static void note_choice(builder *b, const char *why, bool say)
+/* What AUTO chose and why, in one line, into SEG->reason (convert says it on stderr
+ * once the pipeline is written; analyze prints it). */
+static void record_choice(builder *b, const char *why)
 {
     nb_segmentation *seg = b->seg;
     nb_buf line = NB_BUF_INIT;
@@ -790,9 +791,6 @@ static void note_choice(builder *b, const char *why, bool say)
     else
         nb_buf_printf(&line, " (%s)", why);
     seg->reason = nb_pool_strndup(&seg->pool, line.data, line.len);
-    if (say)
-        nb_diag_add(b->diags, NB_NOTE, "split", (nb_loc){ .file = b->an->nb->path }, "split: %s",
-                    seg->reason);
     nb_buf_release(&line);
 }
 
@@ -833,9 +831,8 @@ int nb_segment_steps(const nb_analysis *an, const nb_segment_opts *opts, nb_segm
     }
     place_leading(&b, leading, nleading);
     free(leading);
-    /* the choice is worth a line only when there is a pipeline to make */
     if (opts->split == NB_SPLIT_AUTO)
-        note_choice(&b, why.data, diags->errors == 0);
+        record_choice(&b, why.data);
     nb_buf_release(&why);
     /* prev: names a Kale block: only the tags split has blocks to name */
     if (split == NB_SPLIT_TAGS && resolve_prev(&b) != 0)

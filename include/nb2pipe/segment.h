@@ -73,7 +73,7 @@ typedef struct nb_segment_opts {
  * Kale tags; `## ` headings; the heading level that gives the most steps of two or more
  * code cells (at least two such steps); one step when there are fewer than
  * NB_DATAFLOW_MIN_CELLS code cells; else the dataflow split. AUTO records its choice and
- * why as a note (code "split") and in SEG->reason. Needs nb_segment_roles first and a
+ * why in SEG->reason. Needs nb_segment_roles first and a
  * resolved analysis. Returns 0, or -1 after recording errors (an empty `block:` name, a
  * `prev:` naming no step, a notebook with no code). */
 int nb_segment_steps(const nb_analysis *an, const nb_segment_opts *opts, nb_segmentation *seg,

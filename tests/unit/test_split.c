@@ -104,12 +104,10 @@ static const char *step_starts(const split_run *r)
     return text;
 }
 
+/* Whether the reason auto gives for its choice holds TEXT. */
 static bool has_note(const split_run *r, const char *text)
 {
-    for (size_t i = 0; i < r->diags.len; i++)
-        if (r->diags.items[i].severity == NB_NOTE && strcmp(r->diags.items[i].code, "split") == 0)
-            return strstr(r->diags.items[i].message, text) != NULL;
-    return false;
+    return r->seg.reason && strstr(r->seg.reason, text) != NULL;
 }
 
 /* ---- auto's choice ----------------------------------------------------------------- */
