@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import corpus_sweep  # noqa: E402  (the manifest reader, the sanitizer marks)
 
 TARGET = 0.90
-SPLIT_NOTE = re.compile(r"note: split: (\S+)")
+SPLIT_NOTE = re.compile(r"note: split: ([a-z]+)")
 
 
 def code_cells(path):
