@@ -39,6 +39,8 @@ set(CPACK_DEBIAN_PACKAGE_SECTION utils)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # generated steps run on Python; convert, clean and sync do not need it
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS python3)
+# plot draws SVG, PNG and HTML with Graphviz's dot (its DOT output needs nothing)
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS graphviz)
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "Jupyter notebooks to pipelines")
 string(CONCAT CPACK_DEBIAN_PACKAGE_DESCRIPTION
   "nb2pipe reads a notebook, finds what each cell defines and uses, splits it into\n"

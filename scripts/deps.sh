@@ -18,6 +18,7 @@ if [[ "${1:-}" == "--tests" ]]; then
     shellcheck python3-jinja2 python3-botocore
     protobuf-compiler libprotobuf-dev python3-protobuf
     dpkg-dev binutils groff-base
+    graphviz  # nb2pipe plot draws SVG, PNG and HTML with its dot
     # tests/realrun: the notebooks of ../shared/realrun run through Jupyter's own client
     python3-nbclient python3-ipykernel python3-scipy python3-matplotlib python3-seaborn
     python3-xgboost python3-openpyxl

@@ -83,11 +83,10 @@ char *nb_xstrdup(const char *s)
     return nb_xstrndup(s, strlen(s));
 }
 
-void *nb_xgrow(void *items, size_t *cap, size_t need, size_t elem_size)
+/* CAP doubled (from FIRST when 0) until it holds NEED elements of ELEM_SIZE bytes. */
+static size_t grown_capacity(size_t cap, size_t first, size_t need, size_t elem_size)
 {
-    if (need <= *cap)
-        return items;
-    size_t new_cap = *cap ? *cap : 8;
+    size_t new_cap = cap ? cap : first;
     while (new_cap < need) {
         if (new_cap > SIZE_MAX / 2)
             nb_oom(SIZE_MAX);
@@ -95,6 +94,14 @@ void *nb_xgrow(void *items, size_t *cap, size_t need, size_t elem_size)
     }
     if (new_cap > SIZE_MAX / elem_size)
         nb_oom(SIZE_MAX);
+    return new_cap;
+}
+
+void *nb_xgrow(void *items, size_t *cap, size_t need, size_t elem_size)
+{
+    if (need <= *cap)
+        return items;
+    size_t new_cap = grown_capacity(*cap, 8, need, elem_size);
     items = nb_xrealloc(items, new_cap * elem_size);
     *cap = new_cap;
     return items;
@@ -142,14 +149,7 @@ void *nb_pool_grow(nb_pool *pool, void *items, size_t *cap, size_t need, size_t 
 {
     if (need <= *cap)
         return items;
-    size_t new_cap = *cap ? *cap : 4;
-    while (new_cap < need) {
-        if (new_cap > SIZE_MAX / 2)
-            nb_oom(SIZE_MAX);
-        new_cap *= 2;
-    }
-    if (new_cap > SIZE_MAX / elem_size)
-        nb_oom(SIZE_MAX);
+    size_t new_cap = grown_capacity(*cap, 4, need, elem_size);
     void *grown = nb_pool_alloc(pool, new_cap * elem_size);
     if (*cap)
         memcpy(grown, items, *cap * elem_size);

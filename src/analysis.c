@@ -49,36 +49,10 @@ static void map_fact_columns(nb_code_cell *cc)
         map_magic_column(cc, f->deletes[i].line, &f->deletes[i].col);
 }
 
-/* Whether the dropped line magic M (a `%timeit STATEMENT`) calls anything: the text
- * after it on its line holds a '('. */
-static bool magic_line_calls(const nb_code_cell *cc, const nb_magic *m)
-{
-    const char *p = cc->cell->source, *end = p + cc->cell->source_len;
-    for (int line = 1; line < m->line && p < end; line++) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        p = nl ? nl + 1 : end;
-    }
-    const char *eol = memchr(p, '\n', (size_t)(end - p));
-    return memchr(p, '(', (size_t)((eol ? eol : end) - p)) != NULL;
-}
-
 static void report_magics(const nb_analysis *an, const nb_code_cell *cc, nb_diags *diags)
 {
     for (size_t i = 0; i < cc->nmagics; i++) {
         const nb_magic *m = &cc->magics[i];
-        /* `%timeit f(x)` runs f many times in the notebook and never in the pipeline:
-         * what the calls change (the random state they draw from: pydata-book's
-         * `%timeit [normalvariate(0, 1) for _ in range(N)]`) is not replayed */
-        if (m->action == NB_MAGIC_DROPPED && strcmp(m->name, "%timeit") == 0 &&
-            magic_line_calls(cc, m)) {
-            nb_loc loc = { an->nb->path, cc->cell->number, m->line, m->col };
-            nb_diag *d = nb_diag_add(diags, NB_WARNING, "state-not-replayed", loc,
-                                     "'%%timeit' runs its statement many times in the notebook "
-                                     "and never in the pipeline: what its calls change (objects, "
-                                     "the random state they draw from) stays as it was");
-            nb_diag_set_source(d, cc->cell->source, cc->cell->source_len);
-            continue;
-        }
         if (m->action != NB_MAGIC_UNSUPPORTED)
             continue;
         nb_loc loc = { an->nb->path, cc->cell->number, m->line, m->col };
@@ -329,7 +303,10 @@ static void add_implied_reads(resolver *r, const nb_code_cell *cc, nb_name via,
     }
 }
 
-/* Builtin names the notebook rebinds (def sum(...)) are uses like any other. */
+/* Builtin names the notebook rebinds (def sum(...)) are uses like any other. After an
+ * `import *` of a module nb2pipe cannot list, a builtin name may be the module's
+ * (`%pylab`'s `from numpy import *` makes `sum` numpy.sum): the step carries that
+ * import, so that the name is what it was in the notebook, whichever it is. */
 static void resolve_builtins(resolver *r, nb_code_cell *cc)
 {
     const nb_facts *f = &cc->facts;
@@ -338,9 +315,12 @@ static void resolve_builtins(resolver *r, nb_code_cell *cc)
     for (size_t i = 0; i < f->nbuiltin_uses; i++) {
         nb_name n = f->builtin_uses[i].name;
         int latest = r->b.latest[n];
-        cc->builtin_providers[i] = latest > 0
-                                       ? (nb_provider){ NB_PROVIDED, latest, (nb_binding_kind)r->b.kind[n] }
-                                       : (nb_provider){ NB_BUILTIN, 0, NB_BIND_DATA };
+        if (latest > 0)
+            cc->builtin_providers[i] = (nb_provider){ NB_PROVIDED, latest, (nb_binding_kind)r->b.kind[n] };
+        else if (latest == 0 && r->star_cell > 0)
+            cc->builtin_providers[i] = (nb_provider){ NB_FROM_STAR_IMPORT, r->star_cell, NB_BIND_IMPORT };
+        else
+            cc->builtin_providers[i] = (nb_provider){ NB_BUILTIN, 0, NB_BIND_DATA };
         if (latest > 0 && r->b.definition[n] && r->seen[n] != cc->cell->number)
             r->seen[n] = cc->cell->number;
     }

@@ -13,6 +13,8 @@
 #include "nb2pipe/emit.h"
 #include "nb2pipe/fsout.h"
 #include "nb2pipe/notebook.h"
+#include "nb2pipe/plot.h"
+#include "nb2pipe/runplan.h"
 #include "nb2pipe/segment.h"
 #include "nb2pipe/writer.h"
 
@@ -24,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifndef NB2PIPE_VERSION
@@ -600,6 +603,144 @@ static int cmd_convert(cli *c, int argc, char **argv)
     return status;
 }
 
+/* ---- plot ---------------------------------------------------------------------------- */
+
+static const char plot_help[] =
+    "usage: nb2pipe plot [options] DIR|NOTEBOOK\n"
+    "\n"
+    "Draw the pipeline: a box per step (its name, cells, parameters and metrics) and an\n"
+    "arrow per dependency, labelled with the values that cross it (dashed: order only).\n"
+    "For a converted DIR, the pipeline its manifest describes, and each step's newest run\n"
+    "(status, run, start time, duration; the box coloured by status) when it has run\n"
+    "records; for a NOTEBOOK, the pipeline convert would write, converted in memory with\n"
+    "the same options (--split, --allow-undefined, ...; see nb2pipe convert --help).\n"
+    "\n"
+    "options:\n"
+    "  -o, --output FILE        write to FILE, atomically (default: standard output)\n"
+    "  --format FORMAT          svg (default), png, html (one self-contained page) or dot\n"
+    "                           (Graphviz source); default from FILE's extension\n"
+    "  -h, --help               show this help\n"
+    "\n"
+    "svg, png and html are drawn by Graphviz's dot (Debian package graphviz). The same\n"
+    "input and command give the same DOT, byte for byte.\n"
+    "exit status: 0 written; 2 bad usage, bad input or no Graphviz\n";
+
+/* The plot command as typed, shell-quoted, for the header of what it writes. */
+static char *plot_command(int argc, char **argv)
+{
+    nb_buf cmd = NB_BUF_INIT;
+    nb_buf_puts(&cmd, "nb2pipe plot");
+    for (int i = 1; i < argc; i++) {
+        nb_buf_putc(&cmd, ' ');
+        nb_write_sh_word(&cmd, argv[i], strlen(argv[i]));
+    }
+    return nb_buf_detach(&cmd, NULL);
+}
+
+/* The plot of PATH: a converted directory with its run records, or a notebook
+ * converted in memory with the options of O. Returns 0 or -1 after recording errors. */
+static int build_plot(cli *c, const char *path, const convert_opts *o, const char *command,
+                      nb_plot *g)
+{
+    memset(g, 0, sizeof *g); /* released by the caller whatever happens */
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        nb_plan plan;
+        int rc = nb_plan_load(&plan, path, &c->diags);
+        if (rc == 0) {
+            nb_plot_from_plan(g, &plan);
+            rc = nb_plot_add_records(g, path, &c->diags);
+        }
+        nb_plan_release(&plan); /* the plot keeps copies */
+        return rc;
+    }
+    nb_notebook *nb = read_python_notebook(c, path, &o->read);
+    if (!nb)
+        return -1;
+    char *notebook_dir = dir_of(path);
+    nb_convert_opts co = library_opts(o, notebook_dir, command);
+    nb_pipeline *p = nb_convert_pipeline(nb, &co, &c->diags);
+    if (p) {
+        nb_plot_from_pipeline(g, p);
+        nb_pipeline_free(p);
+    }
+    free(notebook_dir);
+    nb_notebook_free(nb);
+    return p ? 0 : -1;
+}
+
+static int run_plot(cli *c, const char *path, const convert_opts *o, nb_plot_format format,
+                    const char *output, const char *command)
+{
+    nb_plot g;
+    nb_buf out = NB_BUF_INIT;
+    int status = NB_EXIT_BAD;
+    if (build_plot(c, path, o, command, &g) == 0 &&
+        nb_plot_render(&g, format, path, command, &out, &c->diags) == 0) {
+        if (!output) {
+            write_all(stdout, &out);
+            status = NB_EXIT_OK;
+        } else if (nb_write_file_atomic(output, out.data, out.len, 0666, &c->diags) == 0) {
+            status = NB_EXIT_OK;
+        }
+    }
+    flush_diags(c);
+    nb_buf_release(&out);
+    nb_plot_release(&g);
+    return status;
+}
+
+static int cmd_plot(cli *c, int argc, char **argv)
+{
+    /* plot takes every option of convert that shapes the pipeline (those that only
+     * matter to the exports are accepted and change nothing), so that the plot shows
+     * what the same convert command writes; not convert's -o, --force, --check */
+    enum { N = sizeof convert_options / sizeof convert_options[0] };
+    struct option options[N + 3];
+    size_t n = 0;
+    for (size_t i = 0; convert_options[i].name; i++)
+        if (convert_options[i].flag == NULL && convert_options[i].val == 0)
+            options[n++] = convert_options[i];
+    options[n++] = (struct option){ "format", required_argument, NULL, 'F' };
+    options[n++] = (struct option){ "output", required_argument, NULL, 'o' };
+    options[n++] = (struct option){ "help", no_argument, NULL, 'h' };
+    options[n] = (struct option){ NULL, 0, NULL, 0 };
+    convert_opts o;
+    init_convert_opts(&o, argc);
+    const char *output = NULL, *format_name = NULL;
+    nb_plot_format format = NB_PLOT_SVG;
+    int opt, index = 0, status = -1;
+    while (status < 0 && (opt = getopt_long(argc, argv, "o:h", options, &index)) != -1) {
+        const char *expected = NULL;
+        switch (opt) {
+        case 'o': output = optarg; break;
+        case 'F':
+            format_name = optarg;
+            if (!nb_plot_parse_format(optarg, &format))
+                status = usage_error("plot ", "--format '%s': expected svg, png, html or dot", optarg);
+            break;
+        case 'h': fputs(plot_help, stdout); status = NB_EXIT_OK; break;
+        case 0: expected = set_convert_option(&o, options[index].name, optarg); break;
+        default: status = usage_error("plot ", "unknown option '%s'", argv[optind - 1]); break;
+        }
+        if (expected)
+            status = usage_error("plot ", "--%s '%s': expected %s", options[index].name, optarg, expected);
+    }
+    if (status < 0 && optind != argc - 1)
+        status = usage_error("plot ", optind >= argc ? "missing DIR or NOTEBOOK" : "plot takes one DIR or NOTEBOOK");
+    if (status < 0 && !format_name && output)
+        nb_plot_format_of_path(output, &format); /* -o pipeline.png: a PNG */
+    if (status < 0 && format == NB_PLOT_PNG && !output && isatty(STDOUT_FILENO))
+        status = usage_error("plot ", "a PNG is not for a terminal: give -o FILE");
+    if (status < 0) {
+        char *command = plot_command(argc, argv);
+        status = run_plot(c, argv[optind], &o, format, output, command);
+        free(command);
+    }
+    free(o.allow);
+    return status;
+}
+
 /* ---- sync and check ----------------------------------------------------------------- */
 
 static const char sync_help[] =
@@ -948,6 +1089,7 @@ typedef struct command {
 static const command commands[] = {
     { "analyze", cmd_analyze, "print what each cell defines, uses and changes" },
     { "convert", cmd_convert, "turn a notebook into a pipeline of step scripts" },
+    { "plot", cmd_plot, "draw a pipeline's steps and what flows between them" },
     { "run", cmd_run, "run a converted pipeline on this machine" },
     { "status", cmd_status, "show which steps of a pipeline are up to date" },
     { "runs", cmd_runs, "list the recorded runs of a pipeline" },

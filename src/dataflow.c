@@ -348,7 +348,8 @@ static void use_cell(flow *f, long step, size_t cell)
     for (size_t i = 0; i < cc->facts.nbuiltin_uses; i++) {
         if (step < 0 && cc->facts.builtin_uses[i].deferred)
             continue;
-        if (cc->builtin_providers[i].status == NB_PROVIDED)
+        if (cc->builtin_providers[i].status == NB_PROVIDED ||
+            cc->builtin_providers[i].status == NB_FROM_STAR_IMPORT)
             use_name(f, step, cell, cc->facts.builtin_uses[i].name, &cc->builtin_providers[i]);
     }
 }

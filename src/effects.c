@@ -4,6 +4,7 @@
 
 #include "nb2pipe/pyknown.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -792,11 +793,105 @@ static void cell_references(cell_run *r)
     }
 }
 
-/* `%store -r` brings back names from another session. */
+/* Whether calling the dotted NAME (as written in code nb2pipe does not run, the
+ * statement of a %timeit) draws from a global random generator: a library function
+ * that draws, or a notebook function whose calls do. */
+static bool dotted_call_draws(ctx *c, const char *name, size_t len, const char *statement)
+{
+    const nb_definition *def = NULL;
+    if (!memchr(name, '.', len)) {
+        nb_name id = nb_names_find(c->b->an->names, name, len);
+        def = id ? nb_bound_definition(c->b, id) : NULL;
+    }
+    if (def)
+        return def->kind == NB_BIND_FUNCTION &&
+               summarize(c, &def->effects, def->reads, def->nreads)->draws;
+    nb_buf dotted = NB_BUF_INIT, path = NB_BUF_INIT;
+    nb_buf_add(&dotted, name, len);
+    bool draws = false;
+    if (nb_canonical_path(c->b, dotted.data, &path))
+        draws = nb_known_call_class(path.data) == NB_CALL_DRAW ||
+                (nb_known_draws_implicitly(path.data) && !starts_upper(path.data) &&
+                 !strstr(statement, "random_state"));
+    nb_buf_release(&dotted);
+    nb_buf_release(&path);
+    return draws;
+}
+
+/* Whether the Python STATEMENT calls something that draws random numbers: each dotted
+ * name followed by `(` is looked at (a text scan: the statement is a comment in the
+ * translated cell, so the syntax tree does not hold it). */
+static bool statement_draws(ctx *c, const char *statement, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        if (!(isalpha((unsigned char)statement[i]) || statement[i] == '_')) {
+            i++;
+            continue;
+        }
+        size_t start = i;
+        while (i < len && (isalnum((unsigned char)statement[i]) || statement[i] == '_' ||
+                           statement[i] == '.'))
+            i++;
+        size_t end = i;
+        while (i < len && statement[i] == ' ')
+            i++;
+        if (i < len && statement[i] == '(' && dotted_call_draws(c, statement + start, end - start, statement))
+            return true;
+    }
+    return false;
+}
+
+/* The text of line LINE (1-based) of the cell's Python; its length in *LEN. */
+static const char *python_line(const nb_code_cell *cc, int line, size_t *len)
+{
+    const char *p = cc->python, *end = cc->python + cc->python_len;
+    for (int n = 1; n < line && p < end; n++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        p = nl ? nl + 1 : end;
+    }
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    *len = (size_t)((nl ? nl : end) - p);
+    return p;
+}
+
+/* %timeit runs its code as many times as timing needs (7 runs of a loop count it picks
+ * by speed): the notebook's random state after it depends on that count, which no
+ * pipeline can repeat. The line magic is dropped from the step (its code runs not at
+ * all), the cell magic's body runs once. Said where the timed code draws after a seed. */
+static void check_timeit(cell_run *r, const nb_magic *m)
+{
+    bool cell_magic = strcmp(m->name, "%%timeit") == 0;
+    if (!r->c->b->seeded)
+        return;
+    bool draws = r->out->draws;
+    if (!cell_magic) {
+        size_t len;
+        const char *text = python_line(r->cc, m->line, &len);
+        nb_buf line = NB_BUF_INIT; /* "# dropped: %timeit STATEMENT" */
+        nb_buf_add(&line, text, len);
+        const char *at = strstr(line.data, "%timeit");
+        draws = at && statement_draws(r->c, at + 7, strlen(at + 7));
+        nb_buf_release(&line);
+    }
+    if (!draws)
+        return;
+    nb_buf message = NB_BUF_INIT;
+    nb_buf_printf(&message, "%s draws random numbers as many times as its timing needs; the "
+                            "pipeline runs this code %s, so numbers drawn after it differ from "
+                            "the notebook's: seed again after it, or time code that does not draw",
+                  m->name, cell_magic ? "once" : "not at all");
+    warn(r->diags, r->c->b, "timeit-draws", m->line, m->col, &message);
+    nb_buf_release(&message);
+}
+
+/* `%store -r` brings back names from another session; %timeit repeats its code. */
 static void cell_magics(cell_run *r)
 {
     for (size_t i = 0; i < r->cc->nmagics; i++) {
         const nb_magic *m = &r->cc->magics[i];
+        if (strcmp(m->name, "%timeit") == 0 || strcmp(m->name, "%%timeit") == 0)
+            check_timeit(r, m);
         if (strcmp(m->name, "%store") == 0) {
             r->out->dynamic = true;
             nb_buf message = NB_BUF_INIT;

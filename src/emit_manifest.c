@@ -55,6 +55,11 @@ static json_t *step_json(const nb_pipeline *p, const nb_step *s)
     for (size_t i = 0; i < s->nparams; i++)
         json_array_append_new(params, json_string(p->params[s->params[i]].name));
     json_object_set_new(o, "params", params);
+    /* for `nb2pipe plot` of the directory: which cells the step holds */
+    json_t *cells = json_array();
+    for (size_t i = 0; i < s->ncells; i++)
+        json_array_append_new(cells, json_integer(s->cells[i].cell));
+    json_object_set_new(o, "cells", cells);
     return o;
 }
 

@@ -293,7 +293,7 @@ bool nb_known_state_store(const char *path)
 /* Libraries whose functions and estimators may draw from numpy's global generator when
  * no random_state is given. Sorted. */
 static const char *const implicit_drawers[] = {
-    "catboost", "imblearn", "keras", "lightgbm", "scipy.cluster", "scipy.optimize",
+    "catboost", "imblearn", "keras", "lightgbm", "scipy.cluster.vq", "scipy.optimize",
     "scipy.stats", "sklearn", "statsmodels", "tensorflow", "torch", "xgboost",
 };
 

@@ -43,6 +43,23 @@ static const char **string_list(nb_plan *plan, json_t *array, size_t *count)
     return items;
 }
 
+/* The step's notebook cell numbers, which only `plot` shows: a manifest written before
+ * they were recorded has none, and that is no damage. */
+static bool load_cells(nb_plan *plan, nb_plan_step *step, json_t *entry)
+{
+    json_t *cells = json_object_get(entry, "cells");
+    step->ncells = json_array_size(cells);
+    step->cells = nb_pool_alloc(&plan->pool, (step->ncells + 1) * sizeof *step->cells);
+    for (size_t k = 0; k < step->ncells; k++) {
+        json_t *cell = json_array_get(cells, k);
+        if (!json_is_integer(cell) || json_integer_value(cell) < 0 ||
+            json_integer_value(cell) > 10000000)
+            return false;
+        step->cells[k] = (int)json_integer_value(cell);
+    }
+    return true;
+}
+
 /* Reads one step; its upstream steps and producers must come before it (the manifest
  * lists steps in dependency order). Returns false when the entry is damaged. */
 static bool load_step(nb_plan *plan, size_t i, json_t *entry)
@@ -83,7 +100,8 @@ static bool load_step(nb_plan *plan, size_t i, json_t *entry)
     step->outputs = string_list(plan, json_object_get(entry, "outputs"), &step->noutputs);
     step->params = string_list(plan, json_object_get(entry, "params"), &step->nparams);
     step->has_metrics = json_array_size(json_object_get(entry, "metrics")) > 0;
-    if (!step->outputs || !step->params)
+    step->metrics = string_list(plan, json_object_get(entry, "metrics"), &step->nmetrics);
+    if (!step->outputs || !step->params || !step->metrics || !load_cells(plan, step, entry))
         return false;
     for (k = 0; k < step->noutputs; k++)
         if (!nb_path_is_safe(step->outputs[k]))
@@ -115,6 +133,7 @@ static int load_manifest(nb_plan *plan, json_t *root, const char *path, nb_diags
                     "the manifest has no pipeline steps: convert the notebook again");
         return -1;
     }
+    plan->name = pool_string(plan, json_object_get(pipeline, "name"));
     plan->notebook = pool_string(plan, json_object_get(root, "notebook"));
     plan->workdir = pool_string(plan, json_object_get(root, "workdir"));
     if (!plan->workdir)

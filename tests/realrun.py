@@ -49,14 +49,13 @@ from IPython.core.inputtransformer2 import TransformerManager
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 FINGERPRINT_ENV = "NB2PIPE_FINGERPRINT"
-RANDOM_STATE = "<random-state>"  # the global generators' state, as a name in taint()
 ROLE_TAGS = {"skip", "imports", "functions", "pipeline-parameters", "parameters",
              "pipeline-metrics"}
 # The warnings that say a step's values may differ from the notebook's (code nb2pipe
 # cannot see, state it does not replay, values it cannot carry); only these excuse a
 # difference. The others (an unused step, a star import, the order of file access) do not.
 VALUE_WARNINGS = {"dynamic-code", "state-not-replayed", "unpicklable", "global-in-function",
-                  "stateful-function", "stateful-code", "unsupported-magic"}
+                  "stateful-function", "stateful-code", "unsupported-magic", "timeit-draws"}
 
 # The oracle: a helper and one try/except per name, so that a name the notebook ends
 # without is recorded as absent rather than failing. Everything it binds starts with
@@ -159,12 +158,9 @@ def oracle_cell(names):
 # pipeline must hand the generators' state from step to step as the notebook does.
 SEED_CELL = """\
 import random as _nb2pipe_random
+import numpy as _nb2pipe_numpy
 _nb2pipe_random.seed(20261204)
-try:
-    import numpy as _nb2pipe_numpy
-    _nb2pipe_numpy.random.seed(20261204)
-except ImportError:
-    pass
+_nb2pipe_numpy.random.seed(20261204)
 """
 
 
@@ -272,26 +268,35 @@ def written_and_read(source):
     return written, read
 
 
-def taint(cells, warnings, changed):
+RANDOM_STATE = "<random-state>"  # the global random generators' state, as a name
+# the warnings that may leave the random state different (code that is not run as the
+# notebook ran it)
+RANDOM_WARNINGS = {"timeit-draws", "dynamic-code", "unsupported-magic"}
+
+
+def taint(cells, warnings, changed, draws):
     """Names whose values may differ because of something nb2pipe warned about: what a
     warned cell writes, and what any later cell writes from a tainted name. CHANGED adds,
     per cell number, what nb2pipe's analysis says the cell changes inside the functions
-    it calls (ast cannot see into calls). Returns {name: the warning it traces back to}."""
-    warned = {}
-    warned_random = set()  # cells warned that the random state they leave may differ
+    it calls (ast cannot see into calls). The random state is a name too: a cell warned
+    about with one of RANDOM_WARNINGS may leave it different, and the cells DRAWS lists (nb2pipe's analysis: they draw
+    from a seeded global generator) read and write it. Returns {name: the warning it
+    traces back to}."""
+    warned, random_warned = {}, set()
     for cell, line, message, code in warnings:
         warned.setdefault(cell, f"cell {cell}:{line}: {message} [{code}]")
-        if "random state" in message:
-            warned_random.add(cell)
+        if code in RANDOM_WARNINGS:
+            random_warned.add(cell)
     tainted = {}
     for number, cell in enumerate(cells, 1):
         if cell.cell_type != "code":
             continue
         written, read = written_and_read(cell.source)
         written |= changed.get(number, set())
-        read |= changed.get(("reads", number), set())
-        if number in warned_random:
+        if number in draws or number in random_warned:
             written.add(RANDOM_STATE)
+        if number in draws:
+            read.add(RANDOM_STATE)
         cause = warned.get(number) or next((tainted[n] for n in sorted(read) if n in tainted), None)
         if cause:
             for name in written:
@@ -402,14 +407,13 @@ def run_pipeline(binary, case, nb, work, mode):
     warnings = parse_warnings(conv.stderr)
     analysis = subprocess.run([binary, "analyze", "--json", path], env=env, capture_output=True,
                               text=True, timeout=300)
-    changed = {}
+    changed, draws = {}, set()
     if analysis.returncode == 0:
         for c in json.loads(analysis.stdout)["cells"]:
             changed[c["cell"]] = {m["name"] for m in c.get("mutations", []) + c.get("rebinds", [])}
-            # the global random state is a value too: a cell that draws from it reads it
             if c.get("random", {}).get("draws"):
-                changed.setdefault(("reads", c["cell"]), set()).add(RANDOM_STATE)
-    warnings = (warnings, changed)
+                draws.add(c["cell"])
+    warnings = (warnings, changed, draws)
     if conv.returncode != 0:
         errors = [l for l in conv.stderr.splitlines() if ": error: " in l]
         return None, warnings, "convert refused: " + "; ".join(errors[:3])
@@ -464,8 +468,8 @@ def check(binary, case, modes, keep):
         third = []  # a third reference, run only when a difference needs one
         results = {}
         for mode in modes:
-            got, (warnings, changed), err = run_pipeline(binary, case, nb, work, mode)
-            tainted = taint(nb.cells, warnings, changed)
+            got, (warnings, changed, draws), err = run_pipeline(binary, case, nb, work, mode)
+            tainted = taint(nb.cells, warnings, changed, draws)
             if isinstance(err, tuple):  # the run failed: warned about, or not
                 message, cells = err
                 warned = {c for c, _, _, _ in warnings}

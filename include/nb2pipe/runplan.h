@@ -30,6 +30,10 @@ typedef struct nb_plan_step {
     const char **outputs; /* variables it saves */
     size_t noutputs;
     bool has_metrics; /* it writes metrics.json */
+    const char **metrics; /* the variables it reports as metrics */
+    size_t nmetrics;
+    int *cells;           /* its notebook cells (for plot); none in older manifests */
+    size_t ncells;
     const char **params; /* names of the pipeline parameters it reads */
     size_t nparams;
 } nb_plan_step;
@@ -41,6 +45,7 @@ typedef struct nb_plan_param {
 } nb_plan_param;
 
 typedef struct nb_plan {
+    const char *name;     /* the pipeline's name */
     const char *dir;      /* the pipeline directory, as given */
     const char *data_dir; /* DIR/output: where steps keep their values */
     const char *notebook; /* the notebook it was converted from, relative to DIR */
