@@ -86,7 +86,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t t = 0; t < sizeof targets / sizeof targets[0]; t++)
             targets[t] = true; /* --target all */
         static const char *const allow[] = { "spark", "dbutils" };
-        nb_convert_opts co = { .split = splits[knobs & 3], .allow = allow, .nallow = 2,
+        /* bit 64: the dataflow split, which the four low values do not reach */
+        nb_split split = knobs & 64 ? NB_SPLIT_DATAFLOW : splits[knobs & 3];
+        nb_convert_opts co = { .split = split, .allow = allow, .nallow = 2,
                                .targets = targets, .notebook_dir = "/nonexistent/nb2pipe-fuzz",
                                .regenerate = "nb2pipe convert fuzz.ipynb --target all" };
         nb_pipeline *p = nb_convert_pipeline(nb, &co, &diags);

@@ -106,6 +106,30 @@ static bool parse_size(const char *s, size_t *out)
     return true;
 }
 
+static bool parse_split(const char *s, nb_split *out)
+{
+    static const nb_split all[] = { NB_SPLIT_AUTO, NB_SPLIT_TAGS, NB_SPLIT_HEADINGS,
+                                    NB_SPLIT_SINGLE, NB_SPLIT_DATAFLOW };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (strcmp(s, nb_split_name(all[i])) == 0) {
+            *out = all[i];
+            return true;
+        }
+    return false;
+}
+
+/* A count of 1 or more, in decimal (--max-steps). */
+static bool parse_count(const char *s, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || end == s || *end || v == 0 || v > 100000 || *s == '-' || *s == '+')
+        return false;
+    *out = (size_t)v;
+    return true;
+}
+
 /* Reads a notebook whose code nb2pipe will analyse: it must be Python. */
 static nb_notebook *read_python_notebook(cli *c, const char *path, const nb_read_opts *opts)
 {
@@ -126,12 +150,17 @@ static const char analyze_help[] =
     "usage: nb2pipe analyze [options] NOTEBOOK\n"
     "\n"
     "Print, for each code cell, the names it defines, uses and changes in place, its\n"
-    "imports, functions, classes and magics, and for each use the cell that provides it.\n"
+    "imports, functions, classes and magics, and for each use the cell that provides it;\n"
+    "then the split convert would make: the mode and why, each step's cells and, for the\n"
+    "dataflow split, the facts of each boundary between cells.\n"
     "\n"
     "options:\n"
     "  --json                   print the analysis as JSON (shape: docs/analyze.md)\n"
     "  --python                 with --json: include each cell's Python after magic translation\n"
     "  --dot                    print the cell graph for Graphviz\n"
+    "  --split MODE             the split to show: auto (default), tags, headings, dataflow,\n"
+    "                           single, as convert takes it\n"
+    "  --max-steps N            the dataflow split makes at most N steps (default 8)\n"
     "  --allow-undefined NAME   a name the runtime provides (repeatable)\n"
     "  --max-size BYTES         refuse larger notebooks (default 256M; K, M, G suffixes)\n"
     "  -h, --help               show this help\n"
@@ -142,9 +171,11 @@ static const char analyze_help[] =
 
 static int cmd_analyze(cli *c, int argc, char **argv)
 {
-    enum { OPT_JSON = 256, OPT_DOT, OPT_ALLOW, OPT_MAX_SIZE, OPT_PYTHON };
+    enum { OPT_JSON = 256, OPT_DOT, OPT_ALLOW, OPT_MAX_SIZE, OPT_PYTHON, OPT_SPLIT, OPT_MAX_STEPS };
     static const struct option options[] = {
         { "json", no_argument, NULL, OPT_JSON },
+        { "split", required_argument, NULL, OPT_SPLIT },
+        { "max-steps", required_argument, NULL, OPT_MAX_STEPS },
         { "python", no_argument, NULL, OPT_PYTHON },
         { "dot", no_argument, NULL, OPT_DOT },
         { "allow-undefined", required_argument, NULL, OPT_ALLOW },
@@ -153,6 +184,7 @@ static int cmd_analyze(cli *c, int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     bool dot = false, with_python = false;
+    nb_segment_opts split = { .split = NB_SPLIT_AUTO };
     nb_read_opts read_opts = { 0 };
     const char **allow = nb_xcalloc((size_t)argc + 1, sizeof *allow);
     size_t nallow = 0;
@@ -163,6 +195,20 @@ static int cmd_analyze(cli *c, int argc, char **argv)
         case OPT_DOT: dot = true; break;
         case OPT_PYTHON: with_python = true; break;
         case OPT_ALLOW: allow[nallow++] = optarg; break;
+        case OPT_SPLIT:
+            if (!parse_split(optarg, &split.split)) {
+                status = usage_error("analyze ", "--split '%s': expected auto, tags, headings, "
+                                                 "dataflow or single", optarg);
+                goto done;
+            }
+            break;
+        case OPT_MAX_STEPS:
+            if (!parse_count(optarg, &split.max_steps)) {
+                status = usage_error("analyze ", "--max-steps '%s': expected a number of steps, "
+                                                 "1 or more", optarg);
+                goto done;
+            }
+            break;
         case OPT_MAX_SIZE:
             if (!parse_size(optarg, &read_opts.max_bytes)) {
                 status = usage_error("analyze ", "invalid --max-size '%s'", optarg);
@@ -190,22 +236,42 @@ static int cmd_analyze(cli *c, int argc, char **argv)
     }
     nb_analysis_opts an_opts = { .allow_undefined = allow, .nallow_undefined = nallow };
     nb_analysis *an = nb_analysis_run(nb, &an_opts, &c->diags);
+    /* the split, as convert would make it; its diagnostics are convert's to give */
+    nb_diags quiet = NB_DIAGS_INIT;
+    nb_segmentation seg;
+    nb_segment_roles(an, &seg, &quiet);
+    nb_buf step_name = NB_BUF_INIT;
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    const char *dot_at = strrchr(base, '.');
+    nb_step_name(base, dot_at ? (size_t)(dot_at - base) : strlen(base), &step_name);
+    split.pipeline_name = step_name.data;
+    /* with errors, convert makes no steps: there is no split to show */
+    bool split_ok = nb_segment_steps(an, &split, &seg, &quiet) == 0 && c->diags.errors == 0;
+    nb_diags_release(&quiet);
     if (c->json) {
         json_t *doc = nb_dump_analysis_json(an, with_python);
+        json_object_set_new(doc, "split", split_ok ? nb_dump_split_json(an, &seg) : json_null());
         json_object_set_new(doc, "diagnostics", nb_diags_to_json(&c->diags));
         print_json(doc);
         json_decref(doc);
     } else {
         nb_buf out = NB_BUF_INIT;
-        if (dot)
+        if (dot) {
             nb_dump_analysis_dot(an, &out);
-        else
+        } else {
             nb_dump_analysis_text(an, &out);
+            if (split_ok) {
+                nb_buf_putc(&out, '\n');
+                nb_dump_split_text(an, &seg, &out);
+            }
+        }
         write_all(stdout, &out);
         nb_buf_release(&out);
         flush_diags(c);
     }
     status = c->diags.errors ? NB_EXIT_BAD : NB_EXIT_OK;
+    nb_buf_release(&step_name);
+    nb_segmentation_release(&seg);
     nb_analysis_free(an);
     nb_notebook_free(nb);
 done:
@@ -225,7 +291,11 @@ static const char convert_help[] =
     "options:\n"
     "  -o, --output DIR         where to write (default: next to the notebook, named after it)\n"
     "  --split MODE             auto (default), tags (Kale cell tags), headings ('## ' markdown),\n"
-    "                           single (one step)\n"
+    "                           dataflow (cut where the fewest values cross), single (one step);\n"
+    "                           auto takes tags, then '## ' headings, then the heading level\n"
+    "                           giving the most steps, then dataflow (one step under 4 code\n"
+    "                           cells), and says which on stderr\n"
+    "  --max-steps N            the dataflow split makes at most N steps (default 8)\n"
     "  --target LIST            also write these, comma-separated: airflow, argo, kfp, slurm,\n"
     "                           batch, or all (scripts, pipeline.yaml, requirements.txt and\n"
     "                           the Dockerfile are always written)\n"
@@ -252,6 +322,7 @@ typedef struct convert_opts {
     const char *notebook;
     const char *output;
     nb_split split;
+    size_t max_steps;
     bool force, check;
     const char **allow;
     size_t nallow;
@@ -261,17 +332,6 @@ typedef struct convert_opts {
     size_t changed;    /* set by run_convert: files written or removed (or, with check,
                           that would be) */
 } convert_opts;
-
-static bool parse_split(const char *s, nb_split *out)
-{
-    static const nb_split all[] = { NB_SPLIT_AUTO, NB_SPLIT_TAGS, NB_SPLIT_HEADINGS, NB_SPLIT_SINGLE };
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        if (strcmp(s, nb_split_name(all[i])) == 0) {
-            *out = all[i];
-            return true;
-        }
-    return false;
-}
 
 /* The default output directory: the notebook's path without its extension. */
 static char *default_output(const char *notebook)
@@ -309,6 +369,8 @@ static char *regenerate_command(const convert_opts *o, const char *notebook_dir,
     }
     if (o->split != NB_SPLIT_AUTO)
         nb_buf_printf(&cmd, " --split %s", nb_split_name(o->split));
+    if (o->max_steps)
+        nb_buf_printf(&cmd, " --max-steps %zu", o->max_steps);
     for (size_t i = 0; i < o->nallow; i++) {
         nb_buf_puts(&cmd, " --allow-undefined ");
         nb_write_sh_word(&cmd, o->allow[i], strlen(o->allow[i]));
@@ -346,7 +408,8 @@ static char *regenerate_command(const convert_opts *o, const char *notebook_dir,
 static nb_convert_opts library_opts(const convert_opts *o, const char *notebook_dir,
                                     const char *regenerate)
 {
-    return (nb_convert_opts){ .split = o->split, .allow = o->allow, .nallow = o->nallow,
+    return (nb_convert_opts){ .split = o->split, .max_steps = o->max_steps, .allow = o->allow,
+                              .nallow = o->nallow,
                               .targets = o->targets, .notebook_dir = notebook_dir,
                               .regenerate = regenerate };
 }
@@ -387,6 +450,11 @@ static int run_convert(cli *c, convert_opts *o)
                 status = NB_EXIT_CHANGED;
             } else if (rc == 0) {
                 status = NB_EXIT_OK;
+                /* what auto chose, once there is a pipeline (a refusal's first line is
+                 * its error) */
+                if (p->split_reason)
+                    nb_diag_add(&c->diags, NB_NOTE, "split", (nb_loc){ .file = o->notebook },
+                                "split: %s", p->split_reason);
                 if (!o->check) {
                     printf("%s: %zu step%s", o->notebook, p->nsteps, p->nsteps == 1 ? "" : "s");
                     for (size_t i = 0; i < p->nsteps; i++)
@@ -423,7 +491,10 @@ static const char *set_convert_option(convert_opts *o, const char *flag, const c
         o->output = value;
     } else if (strcmp(flag, "split") == 0) {
         if (!parse_split(value, &o->split))
-            return "auto, tags, headings or single";
+            return "auto, tags, headings, dataflow or single";
+    } else if (strcmp(flag, "max-steps") == 0) {
+        if (!parse_count(value, &o->max_steps))
+            return "a number of steps, 1 or more";
     } else if (strcmp(flag, "target") == 0) {
         for (const char *t = value; *t;) {
             size_t n = strcspn(t, ",");
@@ -477,6 +548,7 @@ static const char *set_convert_option(convert_opts *o, const char *flag, const c
 static const struct option convert_options[] = {
     { "output", required_argument, NULL, 'o' },
     { "split", required_argument, NULL, 0 },
+    { "max-steps", required_argument, NULL, 0 },
     { "target", required_argument, NULL, 0 },
     { "name", required_argument, NULL, 0 },
     { "image", required_argument, NULL, 0 },
@@ -766,7 +838,7 @@ static int sync_notebook(cli *c, const nb_config *cfg, const nb_config_entry *e,
             goto bad;
     for (size_t i = 0; i < e->nallow_undefined; i++)
         set_convert_option(&o, "allow-undefined", e->allow_undefined[i]);
-    for (size_t i = 0; i < 8; i++)
+    for (size_t i = 0; i < NB_CONFIG_OPTIONS; i++)
         if (e->options[i] && (expected = set_convert_option(&o, flag = nb_config_option_names[i],
                                                             e->options[i])))
             goto bad;

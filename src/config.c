@@ -9,9 +9,9 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
-const char *const nb_config_option_names[8] = {
+const char *const nb_config_option_names[NB_CONFIG_OPTIONS] = {
     "name", "image", "data-root", "schedule", "airflow-version", "airflow-operator",
-    "argo-kind", "argo-data",
+    "argo-kind", "argo-data", "max-steps",
 };
 
 typedef struct reader {
@@ -87,9 +87,9 @@ static void read_entry(reader *r, yaml_node_t *node, nb_config_entry *e)
             e->allow_undefined = scalar_list(r, value, key, &e->nallow_undefined);
         else {
             size_t i = 0;
-            while (i < 8 && strcmp(nb_config_option_names[i], key) != 0)
+            while (i < NB_CONFIG_OPTIONS && strcmp(nb_config_option_names[i], key) != 0)
                 i++;
-            if (i < 8)
+            if (i < NB_CONFIG_OPTIONS)
                 e->options[i] = scalar(r, value, key);
             else
                 problem(r, key_node, "unknown key '%s' in a pipelines entry", key);

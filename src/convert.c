@@ -24,7 +24,8 @@ nb_pipeline *nb_convert_pipeline(const nb_notebook *nb, const nb_convert_opts *o
     nb_buf name = NB_BUF_INIT;
     const char *dot = strrchr(base, '.');
     nb_step_name(base, dot ? (size_t)(dot - base) : strlen(base), &name);
-    if (nb_segment_steps(an, o->split, name.data, &seg, diags) == 0 && diags->errors == 0) {
+    nb_segment_opts so = { .split = o->split, .max_steps = o->max_steps, .pipeline_name = name.data };
+    if (nb_segment_steps(an, &so, &seg, diags) == 0 && diags->errors == 0) {
         nb_dataflow_opts df = { .notebook_dir = o->notebook_dir, .regenerate = o->regenerate };
         p = nb_dataflow_build(an, &seg, &df, diags);
     }
@@ -32,6 +33,8 @@ nb_pipeline *nb_convert_pipeline(const nb_notebook *nb, const nb_convert_opts *o
         nb_pipeline_free(p);
         p = NULL;
     }
+    if (p && seg.reason)
+        p->split_reason = nb_pool_strdup(&p->pool, seg.reason);
     const char *broken = p ? nb_pipeline_check(p) : NULL;
     if (broken) {
         nb_diag_add(diags, NB_ERROR, "internal", (nb_loc){ .file = nb->path },

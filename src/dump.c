@@ -559,6 +559,107 @@ json_t *nb_dump_analysis_json(const nb_analysis *an, bool with_python)
     return root;
 }
 
+/* ---- Split ----------------------------------------------------------------------- */
+
+static void split_mode_text(const nb_segmentation *seg, nb_buf *out)
+{
+    if (seg->reason)
+        nb_buf_puts(out, seg->reason);
+    else if (seg->split == NB_SPLIT_HEADINGS && seg->heading_level != 2)
+        nb_buf_printf(out, "%s level %d (asked for)", nb_split_name(seg->split), seg->heading_level);
+    else
+        nb_buf_printf(out, "%s (asked for)", nb_split_name(seg->split));
+}
+
+/* The facts of a dataflow boundary, as words: "2 live, score 5, loaded, heading, cut". */
+static void boundary_words(const nb_boundary *b, nb_buf *out)
+{
+    nb_buf_printf(out, "%zu live, score %d", b->crossing, b->score);
+    if (b->artifact != NB_ARTIFACT_NONE)
+        nb_buf_printf(out, ", after %s", nb_artifact_kind_name(b->artifact));
+    if (b->heading)
+        nb_buf_puts(out, ", heading");
+    else if (b->markdown)
+        nb_buf_puts(out, ", markdown");
+    if (b->setup)
+        nb_buf_puts(out, ", after set-up (no cut)");
+    if (b->unsaveable)
+        nb_buf_puts(out, ", unsaveable value crosses (no cut)");
+    if (b->cut)
+        nb_buf_puts(out, ", cut");
+}
+
+void nb_dump_split_text(const nb_analysis *an, const nb_segmentation *seg, nb_buf *out)
+{
+    nb_buf_puts(out, "split: ");
+    split_mode_text(seg, out);
+    nb_buf_putc(out, '\n');
+    for (size_t s = 0; s < seg->nsteps; s++) {
+        const nb_segment_step *step = &seg->steps[s];
+        nb_buf_puts(out, "  step ");
+        nb_buf_add_printable(out, step->name, strlen(step->name));
+        nb_buf_puts(out, ": cell");
+        nb_buf_puts(out, step->ncells == 1 ? " " : "s ");
+        for (size_t c = 0; c < step->ncells; c++)
+            nb_buf_printf(out, "%s%d", c ? ", " : "", an->cells[step->cells[c]].cell->number);
+        nb_buf_putc(out, '\n');
+    }
+    for (size_t k = 0; k < seg->cuts.nboundaries; k++) {
+        const nb_boundary *b = &seg->cuts.boundaries[k];
+        nb_buf_printf(out, "  boundary after cell %d: ",
+                      an->cells[seg->dataflow_cells[b->after]].cell->number);
+        boundary_words(b, out);
+        nb_buf_putc(out, '\n');
+    }
+}
+
+json_t *nb_dump_split_json(const nb_analysis *an, const nb_segmentation *seg)
+{
+    json_t *o = json_object();
+    nb_buf reason = NB_BUF_INIT;
+    split_mode_text(seg, &reason);
+    json_object_set_new(o, "mode", json_string(nb_split_name(seg->split)));
+    json_object_set_new(o, "heading_level", seg->split == NB_SPLIT_HEADINGS
+                                                ? json_integer(seg->heading_level) : json_null());
+    json_object_set_new(o, "auto", json_boolean(seg->reason != NULL));
+    json_object_set_new(o, "reason", json_string(reason.data));
+    nb_buf_release(&reason);
+    json_t *steps = json_array();
+    for (size_t s = 0; s < seg->nsteps; s++) {
+        const nb_segment_step *step = &seg->steps[s];
+        json_t *so = json_object(), *cells = json_array();
+        json_object_set_new(so, "name", json_string(step->name));
+        for (size_t c = 0; c < step->ncells; c++)
+            json_array_append_new(cells, json_integer(an->cells[step->cells[c]].cell->number));
+        json_object_set_new(so, "cells", cells);
+        json_array_append_new(steps, so);
+    }
+    json_object_set_new(o, "steps", steps);
+    json_object_set_new(o, "min_cells", seg->split == NB_SPLIT_DATAFLOW
+                                            ? json_integer((json_int_t)seg->cuts.min_cells)
+                                            : json_null());
+    json_t *bounds = json_array();
+    for (size_t k = 0; k < seg->cuts.nboundaries; k++) {
+        const nb_boundary *b = &seg->cuts.boundaries[k];
+        json_t *bo = json_object();
+        json_object_set_new(bo, "after_cell",
+                            json_integer(an->cells[seg->dataflow_cells[b->after]].cell->number));
+        json_object_set_new(bo, "live", json_integer((json_int_t)b->crossing));
+        json_object_set_new(bo, "score", json_integer(b->score));
+        json_object_set_new(bo, "artifact", b->artifact != NB_ARTIFACT_NONE
+                                                ? json_string(nb_artifact_kind_name(b->artifact))
+                                                : json_null());
+        json_object_set_new(bo, "heading", json_boolean(b->heading));
+        json_object_set_new(bo, "markdown", json_boolean(b->markdown));
+        json_object_set_new(bo, "setup", json_boolean(b->setup));
+        json_object_set_new(bo, "unsaveable", json_boolean(b->unsaveable));
+        json_object_set_new(bo, "cut", json_boolean(b->cut));
+        json_array_append_new(bounds, bo);
+    }
+    json_object_set_new(o, "boundaries", bounds);
+    return o;
+}
+
 /* ---- Graphviz -------------------------------------------------------------------- */
 
 typedef struct edge {

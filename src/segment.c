@@ -234,6 +234,7 @@ const char *nb_split_name(nb_split split)
     case NB_SPLIT_TAGS: return "tags";
     case NB_SPLIT_HEADINGS: return "headings";
     case NB_SPLIT_SINGLE: return "single";
+    case NB_SPLIT_DATAFLOW: return "dataflow";
     }
     return "?";
 }
@@ -471,8 +472,9 @@ static void split_by_tags(builder *b, size_t **leading, size_t *nleading, size_t
     }
 }
 
-/* The text of the last `## ` heading in a markdown cell, or NULL. */
-static const char *h2_title(const nb_cell *cell, size_t *len)
+/* The text of the last heading of LEVEL (`## ` for 2) in a markdown cell, or NULL; any
+ * level when LEVEL is 0. */
+static const char *heading_title(const nb_cell *cell, int level, size_t *len)
 {
     const char *found = NULL;
     const char *p = cell->source, *end = cell->source + cell->source_len;
@@ -482,8 +484,12 @@ static const char *h2_title(const nb_cell *cell, size_t *len)
         const char *q = p;
         while (q < eol && q - p < 3 && *q == ' ')
             q++;
-        if (eol - q >= 3 && q[0] == '#' && q[1] == '#' && (q[2] == ' ' || q[2] == '\t')) {
-            const char *s = q + 3, *e = eol;
+        int hashes = 0;
+        while (q + hashes < eol && q[hashes] == '#')
+            hashes++;
+        bool match = level ? hashes == level : hashes >= 1 && hashes <= 6;
+        if (match && eol - q > hashes && (q[hashes] == ' ' || q[hashes] == '\t')) {
+            const char *s = q + hashes + 1, *e = eol;
             while (s < e && (*s == ' ' || *s == '\t'))
                 s++;
             while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '#' || e[-1] == '\r'))
@@ -496,7 +502,8 @@ static const char *h2_title(const nb_cell *cell, size_t *len)
     return found;
 }
 
-static void split_by_headings(builder *b, size_t **leading, size_t *nleading, size_t *cap)
+static void split_by_headings(builder *b, int level, size_t **leading, size_t *nleading,
+                              size_t *cap)
 {
     const nb_notebook *nb = b->an->nb;
     const char *title = NULL;
@@ -507,7 +514,7 @@ static void split_by_headings(builder *b, size_t **leading, size_t *nleading, si
         const nb_cell *cell = &nb->cells[i];
         if (cell->type == NB_CELL_MARKDOWN) {
             size_t len;
-            const char *t = h2_title(cell, &len);
+            const char *t = heading_title(cell, level, &len);
             if (t) {
                 title = t;
                 title_len = len;
@@ -533,6 +540,34 @@ static void split_by_headings(builder *b, size_t **leading, size_t *nleading, si
     }
 }
 
+/* How many steps of MIN_CELLS or more code cells headings of LEVEL would start; with
+ * LEADING, the "setup" step that computing cells above the first heading make counts
+ * too. */
+static size_t heading_steps(const builder *b, int level, size_t min_cells, bool leading)
+{
+    const nb_notebook *nb = b->an->nb;
+    size_t steps = 0, cells = 0, code = 0;
+    bool open = false;
+    for (size_t i = 0; i < nb->ncells; i++) {
+        const nb_cell *cell = &nb->cells[i];
+        size_t len;
+        if (cell->type == NB_CELL_MARKDOWN && heading_title(cell, level, &len)) {
+            steps += open && cells >= min_cells;
+            open = true;
+            cells = 0;
+        } else if (cell->type == NB_CELL_CODE) {
+            size_t index = code++;
+            if (b->seg->roles[index] != NB_ROLE_STEP)
+                continue;
+            if (open)
+                cells++;
+            else if (leading && !sets_up_only(&b->an->cells[index]))
+                leading = false, steps++;
+        }
+    }
+    return steps + (open && cells >= min_cells);
+}
+
 static bool has_block_tags(const nb_analysis *an)
 {
     for (size_t i = 0; i < an->ncells; i++)
@@ -545,9 +580,127 @@ static bool has_h2(const nb_notebook *nb)
 {
     size_t len;
     for (size_t i = 0; i < nb->ncells; i++)
-        if (nb->cells[i].type == NB_CELL_MARKDOWN && h2_title(&nb->cells[i], &len))
+        if (nb->cells[i].type == NB_CELL_MARKDOWN && heading_title(&nb->cells[i], 2, &len))
             return true;
     return false;
+}
+
+/* ---- The dataflow split ----------------------------------------------------------- */
+
+/* The title of the nearest markdown heading before code cell NUMBER that comes after
+ * code cell AFTER (notebook cell numbers; AFTER 0 for the notebook's start), or NULL. */
+static const char *title_before(const nb_notebook *nb, int after, int number, size_t *len)
+{
+    for (int n = number - 1; n > after; n--) {
+        const nb_cell *cell = &nb->cells[n - 1];
+        const char *title = cell->type == NB_CELL_MARKDOWN ? heading_title(cell, 0, len) : NULL;
+        if (title && *len)
+            return title;
+    }
+    return NULL;
+}
+
+/* Steps from the dataflow (split_dataflow.h). Leading set-up cells run at the start of
+ * every step; the rest are cut where the fewest values cross. A step is named after the
+ * nearest markdown heading above it, else the value it produces. */
+static void split_by_dataflow(builder *b, size_t max_steps, const char *pipeline_name,
+                              size_t **leading, size_t *nleading, size_t *cap)
+{
+    const nb_analysis *an = b->an;
+    nb_segmentation *seg = b->seg;
+    bool *setup = nb_xcalloc(an->ncells + 1, sizeof *setup);
+    size_t *list = nb_pool_alloc(&seg->pool, (an->ncells + 1) * sizeof *list);
+    size_t nlist = 0;
+    for (size_t i = 0; i < an->ncells; i++) {
+        if (seg->roles[i] != NB_ROLE_STEP)
+            continue;
+        setup[i] = sets_up_only(&an->cells[i]);
+        if (nlist == 0 && setup[i]) {
+            *leading = nb_xgrow(*leading, cap, *nleading + 1, sizeof **leading);
+            (*leading)[(*nleading)++] = i;
+            continue;
+        }
+        list[nlist++] = i;
+    }
+    seg->dataflow_cells = list;
+    seg->ndataflow_cells = nlist;
+    nb_split_dataflow(an, list, nlist, setup, max_steps, &seg->cuts);
+    free(setup);
+    if (nlist == 0)
+        return;
+    nb_buf name = NB_BUF_INIT;
+    int previous = 0; /* the last code cell of the step before */
+    for (size_t s = 0; s < seg->cuts.nsteps; s++) {
+        size_t from = seg->cuts.starts[s];
+        size_t to = s + 1 < seg->cuts.nsteps ? seg->cuts.starts[s + 1] : nlist;
+        size_t len = 0;
+        const char *title = title_before(an->nb, previous, an->cells[list[from]].cell->number, &len);
+        if (seg->cuts.nsteps == 1) {
+            nb_buf_reset(&name);
+            nb_buf_puts(&name, pipeline_name);
+        } else if (title) {
+            nb_buf_reset(&name);
+            nb_buf_add(&name, title, len);
+        } else {
+            nb_dataflow_step_value_name(an, list + from, to - from, &name);
+        }
+        size_t step = add_step(b, name.data, name.len);
+        for (size_t k = from; k < to; k++) {
+            add_cell(b, step, list[k]);
+            apply_step_tags(b, list[k], step);
+        }
+        previous = an->cells[list[to - 1]].cell->number;
+    }
+    nb_buf_release(&name);
+}
+
+/* ---- Choosing a split -------------------------------------------------------------- */
+
+/* What AUTO does with AN, and why, into SEG->heading_level and REASON. */
+static nb_split choose_split(builder *b, nb_buf *reason)
+{
+    if (has_block_tags(b->an)) {
+        nb_buf_puts(reason, "cells carry Kale block:/step: tags");
+        return NB_SPLIT_TAGS;
+    }
+    size_t code = 0;
+    for (size_t i = 0; i < b->an->ncells; i++)
+        code += b->seg->roles[i] == NB_ROLE_STEP;
+    /* '## ' headings that make one step (a lone heading over the whole notebook) are
+     * no split: the other levels and the dataflow get their chance, unless the
+     * notebook is too small for them */
+    bool h2 = has_h2(b->an->nb);
+    if (h2 && (code < NB_DATAFLOW_MIN_CELLS || heading_steps(b, 2, 1, true) >= 2)) {
+        b->seg->heading_level = 2;
+        nb_buf_puts(reason, "markdown '## ' headings start steps");
+        return NB_SPLIT_HEADINGS;
+    }
+    /* the other levels, the one giving the most steps of two or more code cells; the
+     * higher level wins a tie, being the coarser structure */
+    static const int levels[] = { 1, 3, 4, 5, 6 };
+    size_t best_steps = 0;
+    int best_level = 0;
+    for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++) {
+        size_t steps = heading_steps(b, levels[i], 2, false);
+        if (steps > best_steps) {
+            best_steps = steps;
+            best_level = levels[i];
+        }
+    }
+    if (best_steps >= 2) {
+        b->seg->heading_level = best_level;
+        nb_buf_printf(reason, "no Kale tags, %s; '%.*s ' headings give %zu steps of two or more "
+                      "code cells", h2 ? "'## ' headings make one step" : "no '## ' headings",
+                      best_level, "######", best_steps);
+        return NB_SPLIT_HEADINGS;
+    }
+    if (code < NB_DATAFLOW_MIN_CELLS) {
+        nb_buf_printf(reason, "only %zu code cell%s, too few to split", code, code == 1 ? "" : "s");
+        return NB_SPLIT_SINGLE;
+    }
+    nb_buf_printf(reason, "no Kale tags, %sno heading level gives two steps of two or more "
+                          "code cells", h2 ? "'## ' headings make one step, " : "and ");
+    return NB_SPLIT_DATAFLOW;
 }
 
 /* prev:NAME tags, once every step exists. */
@@ -607,8 +760,42 @@ static void warn_unknown_tags(const builder *b)
     }
 }
 
-int nb_segment_steps(const nb_analysis *an, nb_split split, const char *pipeline_name,
-                     nb_segmentation *seg, nb_diags *diags)
+/* Every cell that is part of a step, in one step named PIPELINE_NAME. */
+static void split_single(builder *b, const char *pipeline_name)
+{
+    for (size_t i = 0; i < b->an->ncells; i++) {
+        if (b->seg->roles[i] != NB_ROLE_STEP)
+            continue;
+        if (b->seg->nsteps == 0)
+            add_step(b, pipeline_name, strlen(pipeline_name));
+        add_cell(b, 0, i);
+        apply_step_tags(b, i, 0);
+    }
+}
+
+/* What AUTO chose and why, in one line, into SEG->reason (convert says it on stderr
+ * once the pipeline is written; analyze prints it). */
+static void record_choice(builder *b, const char *why)
+{
+    nb_segmentation *seg = b->seg;
+    nb_buf line = NB_BUF_INIT;
+    nb_buf_printf(&line, "%s", nb_split_name(seg->split));
+    if (seg->split == NB_SPLIT_HEADINGS && seg->heading_level != 2)
+        nb_buf_printf(&line, " level %d", seg->heading_level);
+    if (seg->split == NB_SPLIT_DATAFLOW && seg->cuts.nsteps > 1)
+        nb_buf_printf(&line, ", %zu steps cut where the fewest values cross (%s)",
+                      seg->cuts.nsteps, why);
+    else if (seg->split == NB_SPLIT_DATAFLOW)
+        nb_buf_printf(&line, ", one step: no boundary between steps of %zu or more cells "
+                      "where values can be saved (%s)", seg->cuts.min_cells, why);
+    else
+        nb_buf_printf(&line, " (%s)", why);
+    seg->reason = nb_pool_strndup(&seg->pool, line.data, line.len);
+    nb_buf_release(&line);
+}
+
+int nb_segment_steps(const nb_analysis *an, const nb_segment_opts *opts, nb_segmentation *seg,
+                     nb_diags *diags)
 {
     builder b = { .an = an, .seg = seg, .diags = diags };
     b.taken = nb_names_new();
@@ -619,9 +806,11 @@ int nb_segment_steps(const nb_analysis *an, nb_split split, const char *pipeline
             const char *module = an->cells[i].facts.imports[m].module;
             nb_names_intern(b.imported, module, strcspn(module, "."));
         }
+    nb_split split = opts->split;
+    nb_buf why = NB_BUF_INIT;
+    seg->heading_level = 2;
     if (split == NB_SPLIT_AUTO)
-        split = has_block_tags(an) ? NB_SPLIT_TAGS : has_h2(an->nb) ? NB_SPLIT_HEADINGS
-                                                                    : NB_SPLIT_SINGLE;
+        split = choose_split(&b, &why);
     seg->split = split;
     size_t *leading = NULL, nleading = 0, cap = 0;
     int status = 0;
@@ -631,27 +820,22 @@ int nb_segment_steps(const nb_analysis *an, nb_split split, const char *pipeline
         split_by_tags(&b, &leading, &nleading, &cap);
         break;
     case NB_SPLIT_HEADINGS:
-        split_by_headings(&b, &leading, &nleading, &cap);
+        split_by_headings(&b, seg->heading_level, &leading, &nleading, &cap);
+        break;
+    case NB_SPLIT_DATAFLOW:
+        split_by_dataflow(&b, opts->max_steps, opts->pipeline_name, &leading, &nleading, &cap);
         break;
     default:
-        for (size_t i = 0; i < an->ncells; i++) {
-            if (seg->roles[i] != NB_ROLE_STEP)
-                continue;
-            if (seg->nsteps == 0)
-                add_step(&b, pipeline_name, strlen(pipeline_name));
-            add_cell(&b, 0, i);
-            apply_step_tags(&b, i, 0);
-        }
-        if (seg->nsteps && an->ncells > 1)
-            nb_diag_add(diags, NB_WARNING, "single-step", (nb_loc){ .file = an->nb->path },
-                        "the notebook has no Kale block tags and no '## ' headings, so it "
-                        "becomes one step; add '## Title' markdown cells (or block:NAME cell "
-                        "tags) where steps should start");
+        split_single(&b, opts->pipeline_name);
         break;
     }
     place_leading(&b, leading, nleading);
     free(leading);
-    if (resolve_prev(&b) != 0)
+    if (opts->split == NB_SPLIT_AUTO)
+        record_choice(&b, why.data);
+    nb_buf_release(&why);
+    /* prev: names a Kale block: only the tags split has blocks to name */
+    if (split == NB_SPLIT_TAGS && resolve_prev(&b) != 0)
         status = -1;
     if (seg->nsteps == 0) {
         nb_diag_add(diags, NB_ERROR, "no-steps", (nb_loc){ .file = an->nb->path },
@@ -677,6 +861,7 @@ void nb_segmentation_release(nb_segmentation *seg)
         free(s->labels);
     }
     free(seg->steps);
+    nb_dataflow_cuts_release(&seg->cuts);
     nb_pool_release(&seg->pool);
     memset(seg, 0, sizeof *seg);
 }

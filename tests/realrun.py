@@ -14,8 +14,9 @@ own under fixtures/realrun/NAME/NAME.ipynb):
 2. Reference: the notebook runs twice with nbclient (jupyter-execute, python3 kernel,
    cwd = its directory, each run in a fresh copy). Values that differ between the two
    runs are nondeterministic and left out.
-3. Pipelines: the notebook is converted with `--split auto` ("auto") and with every code
-   cell tagged `block:cN` ("cells"), and run with `nb2pipe run`. The oracle cell is the
+3. Pipelines: the notebook is converted with `--split auto` ("auto"), with every code
+   cell tagged `block:cN` ("cells") and with `--split dataflow` ("dataflow": cut where
+   the fewest values cross, whatever tags or headings it has), and run with `nb2pipe run`. The oracle cell is the
    last step (or part of it), so the fingerprints it writes are the pipeline's values.
 4. Every deterministic value must be equal. A difference is accepted only when it traces
    back to a cell where nb2pipe warned that values may differ (VALUE_WARNINGS): the
@@ -25,7 +26,7 @@ own under fixtures/realrun/NAME/NAME.ipynb):
    refused conversion or a failed run fails the test.
 
 usage: realrun.py NB2PIPE [--shared DIR] [--fixtures DIR] [--jobs N] [--only SUBSTRING]
-                          [--modes auto,cells] [--keep DIR]
+                          [--modes auto,cells,dataflow] [--keep DIR]
 Prints a line per notebook and mode, then per mode `realrun MODE: N equal of M`. Exits 77
 (skipped) when neither ../shared/realrun nor fixtures/realrun has a notebook.
 """
@@ -400,7 +401,7 @@ def run_pipeline(binary, case, nb, work, mode):
     os.makedirs(home)
     out = os.path.join(work, mode + ".json")
     env = base_env(home, out, copy)
-    split = "auto" if mode == "auto" else "tags"
+    split = {"auto": "auto", "cells": "tags", "dataflow": "dataflow"}[mode]
     conv = subprocess.run([binary, "convert", path, "-o", pipe, "--split", split],
                           env=env, capture_output=True, text=True, timeout=300)
     warnings = parse_warnings(conv.stderr)
@@ -525,7 +526,7 @@ def main():
     ap.add_argument("--fixtures", default=os.path.join(ROOT, "fixtures", "realrun"))
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--only", action="append")
-    ap.add_argument("--modes", default="auto,cells")
+    ap.add_argument("--modes", default="auto,cells,dataflow")
     ap.add_argument("--keep")
     args = ap.parse_args()
     binary = os.path.abspath(args.binary)

@@ -5,7 +5,7 @@
  *     - notebook: notebooks/titanic.ipynb  # a path or a glob (*, ?, [..]), relative to this file
  *       output: pipelines/{name}         # optional; {name}: the notebook's name without
  *                                        # .ipynb, {dir}: its directory
- *       split: headings                  # optional: auto, tags, headings, single
+ *       split: headings                  # optional: auto, tags, headings, dataflow, single
  *       targets: [airflow, argo]         # optional
  *       allow-undefined: [spark]         # optional
  *       image: registry/team/app:1       # optional, and name, data-root, schedule,
@@ -21,6 +21,7 @@
 #include <stddef.h>
 
 #define NB_CONFIG_FILE "nb2pipe.yaml"
+#define NB_CONFIG_OPTIONS 9
 
 /* One pipelines: entry. Option values are as written (the CLI checks them); a key
  * missing from the entry is NULL. */
@@ -33,12 +34,12 @@ typedef struct nb_config_entry {
     size_t ntargets;
     const char **allow_undefined;
     size_t nallow_undefined;
-    /* the export options, by their convert flag names without "--" */
-    const char *options[8];
+    /* the export options and --max-steps, by their convert flag names without "--" */
+    const char *options[NB_CONFIG_OPTIONS];
 } nb_config_entry;
 
 /* The convert flags an entry may set as plain keys, in the order of .options. */
-extern const char *const nb_config_option_names[8];
+extern const char *const nb_config_option_names[NB_CONFIG_OPTIONS];
 
 typedef struct nb_config {
     const char *path; /* the file */

@@ -17,6 +17,7 @@
 
 typedef struct nb_convert_opts {
     nb_split split;
+    size_t max_steps;         /* --max-steps: the dataflow split's most steps (0: default) */
     const char *const *allow; /* names the runtime provides (--allow-undefined) */
     size_t nallow;
     const bool *targets;      /* by index into nb_targets: asked for with --target; the

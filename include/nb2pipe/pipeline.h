@@ -121,6 +121,9 @@ typedef struct nb_pipeline {
     size_t nsteps;
     const char *const *requirements; /* pip requirement lines, sorted, unique */
     size_t nrequirements;
+    /* what --split auto chose and why, one line ("dataflow, 4 steps cut where ..."); NULL
+     * when a split was asked for by name */
+    const char *split_reason;
     nb_pool pool;
 } nb_pipeline;
 

@@ -1,13 +1,20 @@
 /* Segmentation: which code cells form which step (DESIGN §4). Kale cell tags, markdown
- * `## ` headings, or one step; and the cells with a role of their own (imports,
- * functions, parameters, metrics, skipped). */
+ * headings, the dataflow (split_dataflow.h), or one step; and the cells with a role of
+ * their own (imports, functions, parameters, metrics, skipped). */
 #ifndef NB2PIPE_SEGMENT_H
 #define NB2PIPE_SEGMENT_H
 
 #include "nb2pipe/analysis.h"
 #include "nb2pipe/pipeline.h"
+#include "nb2pipe/split_dataflow.h"
 
-typedef enum nb_split { NB_SPLIT_AUTO, NB_SPLIT_TAGS, NB_SPLIT_HEADINGS, NB_SPLIT_SINGLE } nb_split;
+typedef enum nb_split {
+    NB_SPLIT_AUTO,
+    NB_SPLIT_TAGS,
+    NB_SPLIT_HEADINGS,
+    NB_SPLIT_SINGLE,
+    NB_SPLIT_DATAFLOW,
+} nb_split;
 
 typedef enum nb_cell_role {
     NB_ROLE_STEP,       /* part of a step */
@@ -38,6 +45,13 @@ typedef struct nb_segment_step {
 
 typedef struct nb_segmentation {
     nb_split split;      /* the method used (never AUTO) */
+    int heading_level;   /* NB_SPLIT_HEADINGS: the level of the headings that start steps */
+    const char *reason;  /* why AUTO chose SPLIT, one line; NULL when SPLIT was asked for */
+    /* NB_SPLIT_DATAFLOW: the cells it split (indexes into nb_analysis.cells) and the
+     * boundaries between them, for `analyze` */
+    size_t *dataflow_cells;
+    size_t ndataflow_cells;
+    nb_dataflow_cuts cuts;
     nb_cell_role *roles; /* by index into nb_analysis.cells */
     long *step_of;       /* by index into nb_analysis.cells: step index, or -1 */
     nb_segment_step *steps;
@@ -49,12 +63,21 @@ typedef struct nb_segmentation {
  * see skipped cells). Returns 0, or -1 after recording errors for malformed tags. */
 int nb_segment_roles(const nb_analysis *an, nb_segmentation *seg, nb_diags *diags);
 
-/* Splits the cells of AN into steps with SPLIT (AUTO picks tags, then headings, then a
- * single step named PIPELINE_NAME, with a warning that says how to split). Needs
- * nb_segment_roles first and a resolved analysis. Returns 0, or -1 after recording
- * errors (an empty `block:` name, a `prev:` naming no step, a notebook with no code). */
-int nb_segment_steps(const nb_analysis *an, nb_split split, const char *pipeline_name,
-                     nb_segmentation *seg, nb_diags *diags);
+typedef struct nb_segment_opts {
+    nb_split split;
+    size_t max_steps;          /* NB_SPLIT_DATAFLOW: at most this many steps (0: default) */
+    const char *pipeline_name; /* the name of a single step */
+} nb_segment_opts;
+
+/* Splits the cells of AN into steps with OPTS->split. AUTO picks the first that applies:
+ * Kale tags; `## ` headings; the heading level that gives the most steps of two or more
+ * code cells (at least two such steps); one step when there are fewer than
+ * NB_DATAFLOW_MIN_CELLS code cells; else the dataflow split. AUTO records its choice and
+ * why in SEG->reason. Needs nb_segment_roles first and a
+ * resolved analysis. Returns 0, or -1 after recording errors (an empty `block:` name, a
+ * `prev:` naming no step, a notebook with no code). */
+int nb_segment_steps(const nb_analysis *an, const nb_segment_opts *opts, nb_segmentation *seg,
+                     nb_diags *diags);
 
 void nb_segmentation_release(nb_segmentation *seg);
 
