@@ -472,9 +472,7 @@ static void split_by_tags(builder *b, size_t **leading, size_t *nleading, size_t
     }
 }
 
-/* The text of the last heading of LEVEL (`## ` for 2) in a markdown cell, or NULL; any
- * level when LEVEL is 0. */
-static const char *heading_title(const nb_cell *cell, int level, size_t *len)
+const char *nb_heading_title(const nb_cell *cell, int level, size_t *len)
 {
     const char *found = NULL;
     const char *p = cell->source, *end = cell->source + cell->source_len;
@@ -514,7 +512,7 @@ static void split_by_headings(builder *b, int level, size_t **leading, size_t *n
         const nb_cell *cell = &nb->cells[i];
         if (cell->type == NB_CELL_MARKDOWN) {
             size_t len;
-            const char *t = heading_title(cell, level, &len);
+            const char *t = nb_heading_title(cell, level, &len);
             if (t) {
                 title = t;
                 title_len = len;
@@ -551,7 +549,7 @@ static size_t heading_steps(const builder *b, int level, size_t min_cells, bool 
     for (size_t i = 0; i < nb->ncells; i++) {
         const nb_cell *cell = &nb->cells[i];
         size_t len;
-        if (cell->type == NB_CELL_MARKDOWN && heading_title(cell, level, &len)) {
+        if (cell->type == NB_CELL_MARKDOWN && nb_heading_title(cell, level, &len)) {
             steps += open && cells >= min_cells;
             open = true;
             cells = 0;
@@ -580,7 +578,7 @@ static bool has_h2(const nb_notebook *nb)
 {
     size_t len;
     for (size_t i = 0; i < nb->ncells; i++)
-        if (nb->cells[i].type == NB_CELL_MARKDOWN && heading_title(&nb->cells[i], 2, &len))
+        if (nb->cells[i].type == NB_CELL_MARKDOWN && nb_heading_title(&nb->cells[i], 2, &len))
             return true;
     return false;
 }
@@ -593,7 +591,7 @@ static const char *title_before(const nb_notebook *nb, int after, int number, si
 {
     for (int n = number - 1; n > after; n--) {
         const nb_cell *cell = &nb->cells[n - 1];
-        const char *title = cell->type == NB_CELL_MARKDOWN ? heading_title(cell, 0, len) : NULL;
+        const char *title = cell->type == NB_CELL_MARKDOWN ? nb_heading_title(cell, 0, len) : NULL;
         if (title && *len)
             return title;
     }

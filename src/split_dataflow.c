@@ -3,6 +3,7 @@
 #include "nb2pipe/split_dataflow.h"
 
 #include "nb2pipe/alloc.h"
+#include "nb2pipe/segment.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -276,22 +277,8 @@ static void count_live(const nb_analysis *an, positions *p, nb_boundary *b, size
 /* Whether the markdown cell has a heading line (`# `...`###### `). */
 static bool has_heading(const nb_cell *cell)
 {
-    const char *p = cell->source, *end = cell->source + cell->source_len;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *eol = nl ? nl : end;
-        const char *q = p;
-        while (q < eol && q - p < 3 && *q == ' ')
-            q++;
-        size_t hashes = 0;
-        while (q + hashes < eol && q[hashes] == '#')
-            hashes++;
-        if (hashes >= 1 && hashes <= 6 && q + hashes < eol &&
-            (q[hashes] == ' ' || q[hashes] == '\t'))
-            return true;
-        p = nl ? nl + 1 : end;
-    }
-    return false;
+    size_t len;
+    return nb_heading_title(cell, 0, &len) != NULL;
 }
 
 /* The markdown between code cells A and B (notebook cell numbers). */

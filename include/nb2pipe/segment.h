@@ -87,4 +87,8 @@ void nb_step_name(const char *text, size_t len, nb_buf *out);
 
 const char *nb_split_name(nb_split split);
 
+/* The text of the last markdown heading of LEVEL (`## ` for 2) in CELL, its length in
+ * *LEN; any level (1 to 6) when LEVEL is 0. NULL when the cell has none. */
+const char *nb_heading_title(const nb_cell *cell, int level, size_t *len);
+
 #endif
