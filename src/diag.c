@@ -51,15 +51,10 @@ void nb_diag_set_source(nb_diag *diag, const char *text, size_t len)
 {
     if (diag->loc.line <= 0 || !text)
         return;
-    const char *p = text, *end = text + len;
-    for (int line = 1; line < diag->loc.line; line++) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        if (!nl)
-            return;
-        p = nl + 1;
-    }
-    const char *eol = memchr(p, '\n', (size_t)(end - p));
-    size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);
+    size_t n;
+    const char *p = nb_text_line(text, len, diag->loc.line, &n);
+    if (!p)
+        return;
     if (n && p[n - 1] == '\r')
         n--;
     free(diag->source_line);

@@ -3,6 +3,7 @@
 #include "fileio.h"
 
 #include "nb2pipe/pyknown.h"
+#include "nb2pipe/text.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -842,19 +843,6 @@ static bool statement_draws(ctx *c, const char *statement, size_t len)
     return false;
 }
 
-/* The text of line LINE (1-based) of the cell's Python; its length in *LEN. */
-static const char *python_line(const nb_code_cell *cc, int line, size_t *len)
-{
-    const char *p = cc->python, *end = cc->python + cc->python_len;
-    for (int n = 1; n < line && p < end; n++) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        p = nl ? nl + 1 : end;
-    }
-    const char *nl = memchr(p, '\n', (size_t)(end - p));
-    *len = (size_t)((nl ? nl : end) - p);
-    return p;
-}
-
 /* %timeit runs its code as many times as timing needs (7 runs of a loop count it picks
  * by speed): the notebook's random state after it depends on that count, which no
  * pipeline can repeat. The line magic is dropped from the step (its code runs not at
@@ -866,10 +854,10 @@ static void check_timeit(cell_run *r, const nb_magic *m)
         return;
     bool draws = r->out->draws;
     if (!cell_magic) {
-        size_t len;
-        const char *text = python_line(r->cc, m->line, &len);
+        size_t len = 0;
+        const char *text = nb_text_line(r->cc->python, r->cc->python_len, m->line, &len);
         nb_buf line = NB_BUF_INIT; /* "# dropped: %timeit STATEMENT" */
-        nb_buf_add(&line, text, len);
+        nb_buf_add(&line, text ? text : "", len);
         const char *at = strstr(line.data, "%timeit");
         draws = at && statement_draws(r->c, at + 7, strlen(at + 7));
         nb_buf_release(&line);

@@ -118,6 +118,31 @@ bool nb_path_is_safe(const char *path)
     }
 }
 
+char *nb_path_search(const char *name)
+{
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    nb_buf candidate = NB_BUF_INIT;
+    char *found = NULL;
+    while (!found && *path) {
+        size_t n = strcspn(path, ":");
+        nb_buf_reset(&candidate);
+        if (n == 0)
+            nb_buf_puts(&candidate, "."); /* an empty entry is the working directory */
+        else
+            nb_buf_add(&candidate, path, n);
+        nb_buf_printf(&candidate, "/%s", name);
+        struct stat st;
+        if (stat(candidate.data, &st) == 0 && S_ISREG(st.st_mode) &&
+            access(candidate.data, X_OK) == 0)
+            found = nb_path_absolute(candidate.data);
+        path += n + (path[n] == ':');
+    }
+    nb_buf_release(&candidate);
+    return found;
+}
+
 char *nb_path_absolute(const char *path)
 {
     nb_buf full = NB_BUF_INIT;

@@ -2,6 +2,7 @@
  * manifest, with the newest run record of each step, as DOT; `dot` renders the rest. */
 #include "nb2pipe/plot.h"
 
+#include "nb2pipe/fsout.h"
 #include "nb2pipe/runrec.h"
 #include "nb2pipe/writer.h"
 
@@ -420,31 +421,6 @@ void nb_plot_dot(const nb_plot *g, const char *source, const char *command, nb_b
 
 /* ---- rendering through Graphviz ----------------------------------------------------------- */
 
-/* The path of `dot` on PATH, or NULL. Caller frees. */
-static char *find_dot(void)
-{
-    const char *path = getenv("PATH");
-    if (!path || !*path)
-        return NULL;
-    nb_buf candidate = NB_BUF_INIT;
-    for (const char *p = path;;) {
-        size_t n = strcspn(p, ":");
-        nb_buf_reset(&candidate);
-        if (n == 0)
-            nb_buf_puts(&candidate, "./dot"); /* an empty entry is the working directory */
-        else
-            nb_buf_printf(&candidate, "%.*s/dot", (int)n, p);
-        struct stat st;
-        if (stat(candidate.data, &st) == 0 && S_ISREG(st.st_mode) && access(candidate.data, X_OK) == 0)
-            return nb_buf_detach(&candidate, NULL);
-        if (p[n] == '\0')
-            break;
-        p += n + 1;
-    }
-    nb_buf_release(&candidate);
-    return NULL;
-}
-
 /* Feeds INPUT to the child's stdin (TO) while reading its stdout (FROM) into OUT, both
  * at once: dot may start writing before it has read everything. Returns 0 or errno. */
 static int exchange(int to, int from, const nb_buf *input, nb_buf *out)
@@ -581,7 +557,7 @@ int nb_plot_render(const nb_plot *g, nb_plot_format format, const char *source,
         return 0;
     }
     int rc = -1;
-    char *dot = find_dot();
+    char *dot = nb_path_search("dot");
     if (!dot) {
         nb_diag_add(diags, NB_ERROR, "no-graphviz", (nb_loc){ 0 },
                     "plot --format %s needs Graphviz's 'dot', which is not on PATH: install the "

@@ -404,29 +404,6 @@ void nb_plan_fingerprint(const nb_plan *plan, size_t i, const char *python, nb_f
 
 /* ---- the interpreter ------------------------------------------------------------------ */
 
-static char *search_path(const char *name)
-{
-    const char *path = getenv("PATH");
-    if (!path || !*path)
-        path = "/usr/local/bin:/usr/bin:/bin";
-    nb_buf candidate = NB_BUF_INIT;
-    char *found = NULL;
-    while (!found && *path) {
-        size_t n = strcspn(path, ":");
-        nb_buf_reset(&candidate);
-        if (n == 0)
-            nb_buf_puts(&candidate, ".");
-        else
-            nb_buf_add(&candidate, path, n);
-        nb_buf_printf(&candidate, "/%s", name);
-        if (access(candidate.data, X_OK) == 0)
-            found = nb_path_absolute(candidate.data);
-        path += n + (path[n] == ':');
-    }
-    nb_buf_release(&candidate);
-    return found;
-}
-
 char *nb_plan_resolve_python(const char *python)
 {
     if (!python)
@@ -435,5 +412,5 @@ char *nb_plan_resolve_python(const char *python)
      * location is what makes it the virtualenv's */
     if (strchr(python, '/'))
         return access(python, X_OK) == 0 ? nb_path_absolute(python) : NULL;
-    return search_path(python);
+    return nb_path_search(python);
 }

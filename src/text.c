@@ -108,3 +108,17 @@ void nb_text_position(const char *text, size_t offset, int *line, int *col)
     *line = l;
     *col = nb_utf8_columns(text + line_start, offset - line_start) + 1;
 }
+
+const char *nb_text_line(const char *text, size_t len, int line, size_t *line_len)
+{
+    const char *p = text, *end = text + len;
+    for (int n = 1; n < line; n++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl)
+            return NULL;
+        p = nl + 1;
+    }
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    *line_len = (size_t)((eol ? eol : end) - p);
+    return p;
+}

@@ -147,28 +147,19 @@ def check(binary, fixtures, nb_path):
                 if re.sub(r"[-_.]+", "-", req).lower() not in have:
                     problems.append("requirements.txt lacks %s (has %s)"
                                     % (req, sorted(have)))
-        for step, texts in expect.get("script_contains", {}).items():
-            path = os.path.join(out_dir, "steps", step + ".py")
-            try:
-                with open(path, encoding="utf-8") as f:
-                    script = f.read()
-            except OSError:
-                problems.append("no steps/%s.py" % step)
-                continue
-            for text in texts:
-                if text not in script:
-                    problems.append("steps/%s.py lacks %r" % (step, text))
-        for step, texts in expect.get("script_lacks", {}).items():
-            path = os.path.join(out_dir, "steps", step + ".py")
-            try:
-                with open(path, encoding="utf-8") as f:
-                    script = f.read()
-            except OSError:
-                problems.append("no steps/%s.py" % step)
-                continue
-            for text in texts:
-                if text in script:
-                    problems.append("steps/%s.py holds %r" % (step, text))
+        for key, wanted in (("script_contains", True), ("script_lacks", False)):
+            for step, texts in expect.get(key, {}).items():
+                path = os.path.join(out_dir, "steps", step + ".py")
+                try:
+                    with open(path, encoding="utf-8") as f:
+                        script = f.read()
+                except OSError:
+                    problems.append("no steps/%s.py" % step)
+                    continue
+                for text in texts:
+                    if (text in script) != wanted:
+                        problems.append("steps/%s.py %s %r"
+                                        % (step, "lacks" if wanted else "holds", text))
         if expect.get("runs"):
             run = subprocess.run([binary, "run", "out"], cwd=work,
                                  capture_output=True, text=True, timeout=TIMEOUT)

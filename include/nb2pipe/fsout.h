@@ -65,6 +65,10 @@ void nb_buf_add_file_name(nb_buf *out, const char *stem, const char *ext);
  * no ".", "..", or repeated slashes. Caller frees. */
 char *nb_path_absolute(const char *path);
 
+/* The absolute path of the executable NAME found on PATH (the usual directories when
+ * PATH is unset or empty), or NULL. Caller frees. */
+char *nb_path_search(const char *name);
+
 /* The relative path from directory FROM to directory TO (both as given, relative to the
  * working directory): "..", "../data", ".". Caller frees. */
 char *nb_path_relative(const char *from, const char *to);

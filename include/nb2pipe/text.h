@@ -25,4 +25,8 @@ int nb_hex_digit(int c);
 /* The 1-based line and character column of byte OFFSET in TEXT. */
 void nb_text_position(const char *text, size_t offset, int *line, int *col);
 
+/* Line LINE (1-based) of the LEN bytes at TEXT, without its newline: its start, and its
+ * length in *LINE_LEN. NULL when TEXT has fewer lines. */
+const char *nb_text_line(const char *text, size_t len, int line, size_t *line_len);
+
 #endif
